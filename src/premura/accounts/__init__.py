@@ -1,0 +1,1 @@
+"""Agents, roles, personal API tokens."""

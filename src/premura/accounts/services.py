@@ -1,0 +1,91 @@
+"""Writes on agents and API tokens."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from premura.accounts.models import APIToken, User
+from premura.accounts.tokens import hash_token, new_token
+
+PERSONAL_TOKEN_PREFIX = "prm_pat_"
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A token just created: the only moment its plaintext exists."""
+
+    token: APIToken
+    plaintext: str
+
+
+def create_agent(
+    email: str,
+    *,
+    role: str = User.Role.AGENT,
+    password: str | None = None,
+    display_name: str = "",
+    language: str = "",
+) -> User:
+    """Create an agent (or supervisor, or admin) who signs in with their email."""
+    is_admin = role == User.Role.ADMIN
+    return User.objects.create_user(
+        email,
+        password,
+        role=role,
+        display_name=display_name,
+        language=language,
+        is_staff=is_admin,
+        is_superuser=is_admin,
+    )
+
+
+def ensure_admin(email: str, password: str | None = None) -> tuple[User, str | None]:
+    """Create an admin with a random password unless one with this email exists.
+
+    Returns the user and the new password (None when the admin already existed).
+    """
+    with transaction.atomic():
+        existing = User.objects.filter(email__iexact=email).first()
+        if existing is not None:
+            return existing, None
+        password = password or secrets.token_urlsafe(12)
+        user = create_agent(email, role=User.Role.ADMIN, password=password, display_name="Admin")
+        return user, password
+
+
+def issue_api_token(user: User, name: str = "API") -> IssuedToken:
+    """Create a personal API token for an agent; its plaintext is returned once, never stored."""
+    plaintext, token_hash = new_token(PERSONAL_TOKEN_PREFIX)
+    token = APIToken.objects.create(
+        user=user, name=name[:100], prefix=plaintext[:12], token_hash=token_hash
+    )
+    return IssuedToken(token=token, plaintext=plaintext)
+
+
+def revoke_api_token(token: APIToken) -> None:
+    """Revoke a token: it stops working at once and stays listed as revoked."""
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+
+
+def user_for_token(plaintext: str) -> User | None:
+    """The active agent a personal token belongs to, or None."""
+    if not plaintext.startswith(PERSONAL_TOKEN_PREFIX):
+        return None
+    token = (
+        APIToken.objects.select_related("user")
+        .filter(token_hash=hash_token(plaintext), revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    if token is None:
+        return None
+    now = timezone.now()
+    # Recording use at most once a minute keeps reads from turning into writes.
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        APIToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user

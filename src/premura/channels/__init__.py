@@ -1,0 +1,1 @@
+"""Channel adapters: each translates a provider's payloads to and from Premura's messages."""

@@ -1,0 +1,1 @@
+"""Customers: contacts, their identities on every channel, organizations, merge."""

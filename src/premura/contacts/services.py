@@ -1,0 +1,228 @@
+"""Finding customers by how they reach us, updating and merging them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import phonenumbers
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from premura.contacts.models import Contact, Identity
+
+if TYPE_CHECKING:
+    from premura.accounts.models import User
+
+
+@dataclass(frozen=True)
+class IdentityKey:
+    """A channel identity: kind, scope (empty for global ids) and the id itself."""
+
+    kind: str
+    external_id: str
+    scope: str = ""
+
+    def q(self) -> Q:
+        return Q(kind=self.kind, scope=self.scope, external_id=self.external_id)
+
+
+@dataclass(frozen=True)
+class ContactInfo:
+    """What a channel knows about the sender of a message."""
+
+    identity: IdentityKey
+    name: str = ""
+    email: str = ""
+    phone: str = ""
+    language: str = ""
+
+
+def normalize_email(email: str) -> str:
+    """Email addresses are matched case-insensitively."""
+    return email.strip().lower()
+
+
+def normalize_phone(phone: str, region: str | None = None) -> str:
+    """A phone number in E.164 (+393471234567); ValueError when it is not a valid number."""
+    try:
+        number = phonenumbers.parse(phone, region or settings.PREMURA_DEFAULT_PHONE_REGION)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"not a phone number: {phone!r}") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError(f"not a valid phone number: {phone!r}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _keys(info: ContactInfo) -> list[IdentityKey]:
+    keys = [info.identity]
+    if info.email:
+        keys.append(IdentityKey(Identity.Kind.EMAIL, normalize_email(info.email)))
+    if info.phone:
+        keys.append(IdentityKey(Identity.Kind.PHONE, info.phone))
+    unique: list[IdentityKey] = []
+    for key in keys:
+        if key not in unique:
+            unique.append(key)
+    return unique
+
+
+def _fill_blanks(contact: Contact, info: ContactInfo) -> None:
+    changed = []
+    for field_name, value in (
+        ("name", info.name),
+        ("email", normalize_email(info.email) if info.email else ""),
+        ("phone", info.phone),
+        ("language", info.language),
+    ):
+        if value and not getattr(contact, field_name):
+            setattr(contact, field_name, value)
+            changed.append(field_name)
+    if changed:
+        contact.save(update_fields=[*changed, "updated_at"])
+
+
+def resolve_contact(info: ContactInfo) -> Contact:
+    """The contact behind a channel identity, locked for this transaction; created when new.
+
+    The channel's own identity wins; otherwise a known email or phone links the new identity to
+    the existing customer, so one person keeps one history across channels. Concurrent first
+    messages of a new customer meet on the identity unique constraint and end on one contact.
+    """
+    keys = _keys(info)
+    locked = Contact.objects.select_for_update(of=("self",))
+    for _attempt in range(3):
+        contact = locked.filter(
+            identities__kind=keys[0].kind,
+            identities__scope=keys[0].scope,
+            identities__external_id=keys[0].external_id,
+        ).first()
+        if contact is None and len(keys) > 1:
+            other = (
+                Identity.objects.filter(_any(keys[1:]))
+                .order_by("kind")  # "email" before "phone"
+                .values_list("contact_id", flat=True)
+                .first()
+            )
+            if other is not None:
+                contact = locked.get(pk=other)
+        if contact is not None:
+            _attach_missing(contact, keys)
+            _fill_blanks(contact, info)
+            return contact
+        try:
+            with transaction.atomic():
+                contact = Contact.objects.create(
+                    name=info.name[:200],
+                    email=normalize_email(info.email) if info.email else "",
+                    phone=info.phone,
+                    language=info.language,
+                )
+                Identity.objects.bulk_create(
+                    [
+                        Identity(contact=contact, kind=k.kind, scope=k.scope, external_id=k.external_id)
+                        for k in keys
+                    ]
+                )
+                return contact
+        except IntegrityError:
+            # Another transaction created this customer a moment ago: look again.
+            continue
+    raise RuntimeError(f"could not resolve contact for {keys[0]}")
+
+
+def _any(keys: list[IdentityKey]) -> Q:
+    q = Q()
+    for key in keys:
+        q |= key.q()
+    return q
+
+
+def _attach_missing(contact: Contact, keys: list[IdentityKey]) -> None:
+    """Link the identities this message revealed; ids that belong to someone else stay there."""
+    if len(keys) == 1:
+        return
+    Identity.objects.bulk_create(
+        [
+            Identity(contact=contact, kind=k.kind, scope=k.scope, external_id=k.external_id)
+            for k in keys
+        ],
+        ignore_conflicts=True,
+    )
+
+
+EDITABLE_FIELDS = ("name", "email", "phone", "language", "notes", "attributes", "organization_id")
+
+
+def update_contact(contact: Contact, changes: dict[str, Any]) -> Contact:
+    """Change a contact's editable fields; a new email or phone also becomes an identity."""
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"fields not editable: {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        if changes.get("email"):
+            changes["email"] = normalize_email(changes["email"])
+        if changes.get("phone"):
+            changes["phone"] = normalize_phone(changes["phone"])
+        for name, value in changes.items():
+            setattr(contact, name, value)
+        contact.save(update_fields=[*changes, "updated_at"])
+        keys = []
+        if changes.get("email"):
+            keys.append(IdentityKey(Identity.Kind.EMAIL, changes["email"]))
+        if changes.get("phone"):
+            keys.append(IdentityKey(Identity.Kind.PHONE, changes["phone"]))
+        if keys:
+            Identity.objects.bulk_create(
+                [Identity(contact=contact, kind=k.kind, scope=k.scope, external_id=k.external_id) for k in keys],
+                ignore_conflicts=True,
+            )
+    return contact
+
+
+def merge_contacts(source: Contact, target: Contact, actor: User | None) -> Contact:
+    """Move everything of `source` into `target`: identities, conversations, blank fields.
+
+    `source` stays as a tombstone pointing at `target`; every moved conversation records a
+    contact_merged event naming who merged what.
+    """
+    from premura.conversations.models import Conversation, ConversationEvent
+
+    if source.pk == target.pk:
+        raise ValueError("a contact cannot be merged into itself")
+    with transaction.atomic():
+        first, second = sorted([source.pk, target.pk])
+        locked = {c.pk: c for c in Contact.objects.select_for_update().filter(pk__in=[first, second])}
+        source, target = locked[source.pk], locked[target.pk]
+        if source.merged_into_id is not None:
+            raise ValueError("this contact was already merged into another")
+        conversation_ids = list(
+            Conversation.objects.filter(contact=source).values_list("id", flat=True)
+        )
+        Identity.objects.filter(contact=source).update(contact=target)
+        Conversation.objects.filter(contact=source).update(contact=target)
+        for name in ("name", "email", "phone", "language", "notes"):
+            if not getattr(target, name) and getattr(source, name):
+                setattr(target, name, getattr(source, name))
+        if target.organization_id is None:
+            target.organization_id = source.organization_id
+        target.attributes = {**source.attributes, **target.attributes}
+        target.save()
+        source.merged_into = target
+        source.save(update_fields=["merged_into", "updated_at"])
+        now = timezone.now()
+        ConversationEvent.objects.bulk_create(
+            [
+                ConversationEvent(
+                    conversation_id=cid,
+                    kind=ConversationEvent.Kind.CONTACT_MERGED,
+                    actor_user=actor,
+                    payload={"from_contact": source.pk, "into_contact": target.pk},
+                    created_at=now,
+                )
+                for cid in conversation_ids
+            ]
+        )
+    return target

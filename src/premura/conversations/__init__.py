@@ -1,0 +1,1 @@
+"""Conversations (cases), their messages, attachments and events; the ingest pipeline."""

@@ -1,0 +1,299 @@
+"""The one inbound pipeline every channel uses (docs/architecture.md §1).
+
+A channel adapter turns a provider payload into an `InboundMessage` and calls `ingest()`, which:
+
+1. returns the stored message at once when (inbox, provider message id) was already ingested;
+2. stores the raw payload, committed on its own, so a bug further on loses nothing;
+3. in one transaction: resolves the contact by its channel identity (creating it when new), threads
+   the message into the caller's thread, the contact's open case in that inbox or a case resolved
+   within the reopen window (reopening it), or a new case; appends the message, its attachments
+   and events; enqueues routing as a task row in the same transaction.
+
+Idempotency rests on unique constraints, never on check-then-insert: a concurrent duplicate fails
+on `message_unique_provider_id` and gets the stored message back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from premura.contacts.services import ContactInfo, resolve_contact
+from premura.conversations.attachments import check_size, store_attachment
+from premura.conversations.models import (
+    OPEN_STATUSES,
+    Conversation,
+    ConversationEvent,
+    Message,
+    RawInbound,
+)
+from premura.conversations.sanitize import sanitize_html
+from premura.routing.tasks import route_conversation
+
+if TYPE_CHECKING:
+    from premura.channels.models import Inbox
+    from premura.contacts.models import Contact
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ContactInfo", "InboundAttachment", "InboundMessage", "IngestResult", "RawPayload", "ingest"]
+
+
+@dataclass(frozen=True)
+class InboundAttachment:
+    """A file that came with an inbound message."""
+
+    filename: str
+    content: bytes
+    declared_content_type: str = ""
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """What a channel adapter hands to ingest: the message, normalised."""
+
+    provider_message_id: str
+    contact: ContactInfo
+    text: str = ""
+    html: str = ""
+    subject: str = ""
+    sent_at: dt.datetime | None = None
+    thread_key: str = ""
+    language: str = ""
+    attachments: tuple[InboundAttachment, ...] = ()
+    # Imported history (a mailbox backfill): stored with its own dates, triggers nothing.
+    historical: bool = False
+
+
+@dataclass(frozen=True)
+class RawPayload:
+    """The provider's payload exactly as received."""
+
+    body: bytes
+    content_type: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """The stored message; `created` is False when it had already been ingested."""
+
+    message: Message
+    created: bool
+
+    @property
+    def conversation(self) -> Conversation:
+        return self.message.conversation
+
+    @property
+    def contact(self) -> Contact:
+        return self.message.conversation.contact
+
+
+def _already_ingested(inbox: Inbox, provider_message_id: str) -> Message | None:
+    if not provider_message_id:
+        return None
+    return (
+        Message.objects.select_related("conversation__contact")
+        .filter(inbox=inbox, provider_message_id=provider_message_id)
+        .first()
+    )
+
+
+def _store_raw(inbox: Inbox, inbound: InboundMessage, raw: RawPayload) -> RawInbound:
+    """Commit the raw payload on its own (or reuse the row of an earlier failed attempt)."""
+    row = RawInbound(
+        inbox=inbox,
+        provider_message_id=inbound.provider_message_id,
+        content_type=raw.content_type[:100],
+        body=raw.body,
+        headers=raw.headers,
+    )
+    try:
+        with transaction.atomic():
+            row.save(force_insert=True)
+    except IntegrityError:
+        existing = RawInbound.objects.filter(
+            inbox=inbox, provider_message_id=inbound.provider_message_id
+        ).first()
+        if existing is None:
+            raise
+        return existing
+    return row
+
+
+def ingest(inbox: Inbox, inbound: InboundMessage, raw: RawPayload | None = None) -> IngestResult:
+    """Store an inbound customer message in its case; safe to call again with the same message."""
+    for attachment in inbound.attachments:
+        check_size(len(attachment.content))
+    existing = _already_ingested(inbox, inbound.provider_message_id)
+    if existing is not None:
+        return IngestResult(existing, created=False)
+    raw_row = _store_raw(inbox, inbound, raw) if raw is not None else None
+    try:
+        with transaction.atomic():
+            message = _ingest_in_transaction(inbox, inbound, raw_row)
+    except IntegrityError:
+        existing = _already_ingested(inbox, inbound.provider_message_id)
+        if existing is None:
+            _mark_raw_failed(raw_row, "integrity error")
+            raise
+        return IngestResult(existing, created=False)
+    except Exception as exc:
+        _mark_raw_failed(raw_row, repr(exc))
+        raise
+    return IngestResult(message, created=True)
+
+
+def _mark_raw_failed(raw_row: RawInbound | None, error: str) -> None:
+    if raw_row is None:
+        return
+    RawInbound.objects.filter(pk=raw_row.pk).update(
+        state=RawInbound.State.FAILED, error=error[:2000], attempts=raw_row.attempts + 1
+    )
+
+
+def _find_conversation(
+    inbox: Inbox, contact: Contact, inbound: InboundMessage, now: dt.datetime
+) -> Conversation | None:
+    base = Conversation.objects.select_for_update()
+    if inbound.thread_key:
+        return base.filter(inbox=inbox, thread_key=inbound.thread_key).first()
+    cutoff = now - dt.timedelta(days=settings.PREMURA_REOPEN_WINDOW_DAYS)
+    return (
+        base.filter(contact=contact, inbox=inbox, thread_key="")
+        .filter(
+            Q(status__in=OPEN_STATUSES)
+            | Q(status=Conversation.Status.RESOLVED, resolved_at__gte=cutoff)
+        )
+        .order_by("-last_activity_at", "-id")
+        .first()
+    )
+
+
+def _new_conversation(
+    inbox: Inbox, contact: Contact, inbound: InboundMessage, at: dt.datetime
+) -> tuple[Conversation, bool]:
+    conversation = Conversation(
+        contact=contact,
+        inbox=inbox,
+        thread_key=inbound.thread_key[:255],
+        subject=inbound.subject[:300],
+        language=inbound.language or contact.language,
+        created_at=at,
+        last_activity_at=at,
+    )
+    if not inbound.thread_key:
+        conversation.save(force_insert=True)
+        return conversation, True
+    try:
+        with transaction.atomic():
+            conversation.save(force_insert=True)
+    except IntegrityError:
+        # Another message with the same thread key opened it a moment ago.
+        existing = Conversation.objects.select_for_update().get(
+            inbox=inbox, thread_key=inbound.thread_key
+        )
+        return existing, False
+    return conversation, True
+
+
+def _ingest_in_transaction(
+    inbox: Inbox, inbound: InboundMessage, raw_row: RawInbound | None
+) -> Message:
+    now = timezone.now()
+    at = (inbound.sent_at or now) if inbound.historical else now
+    contact = resolve_contact(inbound.contact)
+    conversation = _find_conversation(inbox, contact, inbound, now)
+    events: list[ConversationEvent] = []
+    created = False
+    if conversation is None:
+        conversation, created = _new_conversation(inbox, contact, inbound, at)
+        if created:
+            events.append(
+                ConversationEvent(
+                    conversation=conversation,
+                    kind=ConversationEvent.Kind.CREATED,
+                    actor_contact=contact,
+                    payload={"inbox": inbox.pk, "channel": inbox.kind},
+                    created_at=at,
+                )
+            )
+
+    update_fields = ["last_sequence", "last_customer_message_at", "last_activity_at"]
+    if conversation.status == Conversation.Status.RESOLVED:
+        conversation.reopened_count += 1
+        update_fields += ["reopened_count", "resolved_at"]
+        conversation.resolved_at = None
+        events.append(
+            ConversationEvent(
+                conversation=conversation,
+                kind=ConversationEvent.Kind.REOPENED,
+                actor_contact=contact,
+                payload={"from": "resolved"},
+                created_at=at,
+            )
+        )
+    if conversation.status != Conversation.Status.OPEN:
+        events.append(
+            ConversationEvent(
+                conversation=conversation,
+                kind=ConversationEvent.Kind.STATUS_CHANGED,
+                actor_contact=contact,
+                payload={"from": conversation.status, "to": Conversation.Status.OPEN},
+                created_at=at,
+            )
+        )
+        conversation.status = Conversation.Status.OPEN
+        conversation.snoozed_until = None
+        update_fields += ["status", "snoozed_until"]
+    if conversation.first_customer_message_at is None:
+        conversation.first_customer_message_at = at
+        update_fields.append("first_customer_message_at")
+    conversation.last_sequence += 1
+    conversation.last_customer_message_at = at
+    conversation.last_activity_at = max(at, conversation.last_activity_at)
+    conversation.save(update_fields=update_fields)
+
+    message = Message(
+        conversation=conversation,
+        inbox=inbox,
+        sequence=conversation.last_sequence,
+        direction=Message.Direction.INBOUND,
+        kind=Message.Kind.CUSTOMER,
+        author_contact=contact,
+        text=inbound.text,
+        html=sanitize_html(inbound.html),
+        provider_message_id=inbound.provider_message_id[:255],
+        raw=raw_row,
+        sent_at=inbound.sent_at,
+        created_at=at,
+    )
+    message.save(force_insert=True)
+    for item in inbound.attachments:
+        store_attachment(message, item.filename, item.content, item.declared_content_type)
+    events.append(
+        ConversationEvent(
+            conversation=conversation,
+            kind=ConversationEvent.Kind.MESSAGE_IN,
+            actor_contact=contact,
+            message=message,
+            payload={"sequence": message.sequence, "channel": inbox.kind},
+            created_at=at,
+        )
+    )
+    ConversationEvent.objects.bulk_create(events)
+    if raw_row is not None:
+        RawInbound.objects.filter(pk=raw_row.pk).update(state=RawInbound.State.PROCESSED)
+    message.conversation = conversation
+    conversation.contact = contact
+    if not inbound.historical:
+        route_conversation.enqueue(conversation.pk, message.pk, created)
+    return message

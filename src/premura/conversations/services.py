@@ -1,0 +1,308 @@
+"""What agents do in a case: reply, write notes, assign, change team, status, priority, labels.
+
+Every function checks the caller may act (conversations.visibility), locks the conversation row,
+writes with update_fields, appends its ConversationEvent and enqueues follow-up work in the same
+transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from premura.conversations.attachments import check_size, store_attachment
+from premura.conversations.models import Conversation, ConversationEvent, Label, Message
+from premura.conversations.sanitize import sanitize_html
+from premura.conversations.visibility import require_act
+
+if TYPE_CHECKING:
+    from premura.accounts.models import User
+    from premura.routing.models import Team
+
+
+@dataclass(frozen=True)
+class OutgoingAttachment:
+    """A file an agent attaches to a reply."""
+
+    filename: str
+    content: bytes
+    declared_content_type: str = ""
+
+
+def _lock(conversation: Conversation) -> Conversation:
+    return Conversation.objects.select_for_update().select_related("inbox", "team").get(
+        pk=conversation.pk
+    )
+
+
+def _event(
+    conversation: Conversation,
+    kind: str,
+    actor: User | None,
+    payload: dict[str, Any],
+    message: Message | None = None,
+    at: dt.datetime | None = None,
+) -> ConversationEvent:
+    return ConversationEvent.objects.create(
+        conversation=conversation,
+        kind=kind,
+        actor_user=actor,
+        message=message,
+        payload=payload,
+        created_at=at or timezone.now(),
+    )
+
+
+def _append_message(
+    conversation: Conversation,
+    *,
+    kind: str,
+    author: User | None,
+    text: str,
+    html: str,
+    attachments: Sequence[OutgoingAttachment],
+    now: dt.datetime,
+) -> Message:
+    conversation.last_sequence += 1
+    message = Message(
+        conversation=conversation,
+        inbox_id=conversation.inbox_id,
+        sequence=conversation.last_sequence,
+        direction=Message.Direction.OUTBOUND,
+        kind=kind,
+        author_user=author,
+        text=text,
+        html=sanitize_html(html),
+        created_at=now,
+    )
+    if kind != Message.Kind.NOTE:
+        message.delivery_state = Message.Delivery.QUEUED
+        message.next_attempt_at = now
+        message.delivery_updated_at = now
+    message.save(force_insert=True)
+    for item in attachments:
+        store_attachment(message, item.filename, item.content, item.declared_content_type)
+    return message
+
+
+def reply(
+    conversation: Conversation,
+    author: User | None,
+    text: str,
+    *,
+    html: str = "",
+    attachments: Sequence[OutgoingAttachment] = (),
+    kind: str = Message.Kind.AGENT,
+) -> Message:
+    """Send a reply to the customer through the conversation's channel, via the outbox.
+
+    The message row (delivery state "queued") and its delivery task commit together; nothing is
+    sent from the caller's request.
+    """
+    from premura.conversations.tasks import deliver_message
+
+    if not text.strip() and not html.strip() and not attachments:
+        raise ValueError("a reply needs text or an attachment")
+    for item in attachments:
+        check_size(len(item.content))
+    if author is not None:
+        require_act(author, conversation)
+    with transaction.atomic():
+        conversation = _lock(conversation)
+        now = timezone.now()
+        message = _append_message(
+            conversation, kind=kind, author=author, text=text, html=html, attachments=attachments, now=now
+        )
+        fields = ["last_sequence", "last_agent_message_at", "last_activity_at"]
+        conversation.last_agent_message_at = now
+        conversation.last_activity_at = now
+        if kind == Message.Kind.AGENT and conversation.first_response_at is None:
+            conversation.first_response_at = now
+            fields.append("first_response_at")
+        conversation.save(update_fields=fields)
+        _event(
+            conversation,
+            ConversationEvent.Kind.MESSAGE_OUT,
+            author,
+            {"sequence": message.sequence, "kind": kind},
+            message=message,
+            at=now,
+        )
+        deliver_message.using(queue_name="outbox").enqueue(message.pk)
+    return message
+
+
+def add_note(conversation: Conversation, author: User, text: str) -> Message:
+    """A private note for colleagues; the customer never sees it."""
+    if not text.strip():
+        raise ValueError("a note needs text")
+    require_act(author, conversation)
+    with transaction.atomic():
+        conversation = _lock(conversation)
+        now = timezone.now()
+        message = _append_message(
+            conversation, kind=Message.Kind.NOTE, author=author, text=text, html="", attachments=(), now=now
+        )
+        conversation.save(update_fields=["last_sequence"])
+        _event(conversation, ConversationEvent.Kind.NOTE, author, {"sequence": message.sequence}, message, now)
+    return message
+
+
+def assign(
+    conversation: Conversation,
+    actor: User | None,
+    *,
+    assignee: User | None,
+    handover_note: str = "",
+) -> Conversation:
+    """Give the conversation to an agent (or to nobody)."""
+    if actor is not None:
+        require_act(actor, conversation)
+    with transaction.atomic():
+        conversation = _lock(conversation)
+        previous = conversation.assignee_id
+        new = assignee.pk if assignee is not None else None
+        if previous == new:
+            return conversation
+        conversation.assignee_id = new
+        conversation.save(update_fields=["assignee"])
+        payload: dict[str, Any] = {"from": previous, "to": new}
+        if handover_note:
+            payload["handover_note"] = handover_note
+        _event(conversation, ConversationEvent.Kind.ASSIGNED, actor, payload)
+    return conversation
+
+
+def set_team(
+    conversation: Conversation,
+    actor: User | None,
+    *,
+    team: Team | None,
+    handover_note: str = "",
+) -> Conversation:
+    """Move the conversation to a team (routing does this with actor None)."""
+    if actor is not None:
+        require_act(actor, conversation)
+    with transaction.atomic():
+        conversation = _lock(conversation)
+        previous = conversation.team_id
+        new = team.pk if team is not None else None
+        if previous == new:
+            return conversation
+        conversation.team_id = new
+        conversation.save(update_fields=["team"])
+        payload: dict[str, Any] = {"from": previous, "to": new}
+        if handover_note:
+            payload["handover_note"] = handover_note
+        _event(conversation, ConversationEvent.Kind.TEAM_CHANGED, actor, payload)
+    return conversation
+
+
+def set_status(
+    conversation: Conversation,
+    actor: User | None,
+    status: str,
+    *,
+    snoozed_until: dt.datetime | None = None,
+) -> Conversation:
+    """Open, set pending, snooze until a date, resolve or close a conversation."""
+    if status not in Conversation.Status.values:
+        raise ValueError(f"unknown status {status!r}")
+    if status == Conversation.Status.SNOOZED:
+        if snoozed_until is None or snoozed_until <= timezone.now():
+            raise ValueError("snoozing needs a future date (snoozed_until)")
+    elif snoozed_until is not None:
+        raise ValueError("snoozed_until only goes with status snoozed")
+    if actor is not None:
+        require_act(actor, conversation)
+    with transaction.atomic():
+        conversation = _lock(conversation)
+        previous = conversation.status
+        if previous == status and conversation.snoozed_until == snoozed_until:
+            return conversation
+        now = timezone.now()
+        conversation.status = status
+        conversation.snoozed_until = snoozed_until
+        fields = ["status", "snoozed_until"]
+        if status in (Conversation.Status.RESOLVED, Conversation.Status.CLOSED):
+            if conversation.resolved_at is None:
+                conversation.resolved_at = now
+                fields.append("resolved_at")
+        elif conversation.resolved_at is not None:
+            conversation.resolved_at = None
+            fields.append("resolved_at")
+            if previous == Conversation.Status.RESOLVED:
+                conversation.reopened_count += 1
+                fields.append("reopened_count")
+        conversation.save(update_fields=fields)
+        payload: dict[str, Any] = {"from": previous, "to": status}
+        if snoozed_until is not None:
+            payload["snoozed_until"] = snoozed_until.isoformat()
+        _event(conversation, ConversationEvent.Kind.STATUS_CHANGED, actor, payload, at=now)
+    return conversation
+
+
+def set_priority(conversation: Conversation, actor: User | None, priority: int) -> Conversation:
+    """Change the priority (0 none … 4 urgent)."""
+    if priority not in Conversation.Priority.values:
+        raise ValueError(f"unknown priority {priority!r}")
+    if actor is not None:
+        require_act(actor, conversation)
+    with transaction.atomic():
+        conversation = _lock(conversation)
+        previous = conversation.priority
+        if previous == priority:
+            return conversation
+        conversation.priority = priority
+        conversation.save(update_fields=["priority"])
+        _event(conversation, ConversationEvent.Kind.PRIORITY_CHANGED, actor, {"from": previous, "to": priority})
+    return conversation
+
+
+def change_labels(
+    conversation: Conversation,
+    actor: User | None,
+    *,
+    add: Iterable[str] = (),
+    remove: Iterable[str] = (),
+) -> list[str]:
+    """Add and remove labels by name (new names create the label); returns the labels after."""
+    add = [name.strip()[:60] for name in add if name.strip()]
+    remove = [name.strip() for name in remove if name.strip()]
+    if actor is not None:
+        require_act(actor, conversation)
+    with transaction.atomic():
+        conversation = _lock(conversation)
+        before = set(conversation.labels.values_list("name", flat=True))
+        for name in add:
+            label, _created = Label.objects.get_or_create(name=name)
+            conversation.labels.add(label)
+        if remove:
+            conversation.labels.remove(*Label.objects.filter(name__in=remove))
+        after = set(conversation.labels.values_list("name", flat=True))
+        if after != before:
+            _event(
+                conversation,
+                ConversationEvent.Kind.LABELS_CHANGED,
+                actor,
+                {"added": sorted(after - before), "removed": sorted(before - after)},
+            )
+    return sorted(after)
+
+
+def wake_snoozed(now: dt.datetime | None = None) -> int:
+    """Reopen snoozed conversations whose time has come; returns how many."""
+    now = now or timezone.now()
+    ids = list(
+        Conversation.objects.filter(status=Conversation.Status.SNOOZED, snoozed_until__lte=now)
+        .order_by("snoozed_until")
+        .values_list("id", flat=True)[:500]
+    )
+    for conversation in Conversation.objects.filter(pk__in=ids):
+        set_status(conversation, None, Conversation.Status.OPEN)
+    return len(ids)

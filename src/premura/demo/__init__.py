@@ -1,0 +1,1 @@
+"""Realistic data for the demo and the benchmarks, written in bulk."""

@@ -1,0 +1,1 @@
+"""Teams, and later business hours, SLA policies, rules and auto-assignment."""

@@ -1,0 +1,16 @@
+"""Settings for the test suite: the real settings with fast password hashing and a private data folder."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+os.environ.setdefault("PREMURA_DATA_DIR", tempfile.mkdtemp(prefix="premura-test-"))
+
+from premura.settings import *  # noqa: E402,F403
+from premura.settings import DATA_DIR  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+MEDIA_ROOT = DATA_DIR / "media"
+PREMURA_OUTBOX_BACKOFF_SECONDS = 1
+LOGGING = {"version": 1, "disable_existing_loggers": False}

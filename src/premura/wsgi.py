@@ -1,0 +1,10 @@
+"""WSGI entry point: `premura web` serves this under gunicorn (docs/architecture.md)."""
+
+from __future__ import annotations
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "premura.settings")
+application = get_wsgi_application()
