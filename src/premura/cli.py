@@ -1,15 +1,15 @@
 """The `premura` command: thin wrappers over Django management commands.
 
-    premura run          everything in one process on the embedded default (SQLite, demo data)
-    premura web          production HTTP server (gunicorn, WSGI, threads)
-    premura worker       run background tasks
-    premura scheduler    enqueue periodic jobs
-    premura migrate      apply database migrations
-    premura createadmin EMAIL
-    premura inbox create api --name NAME [--webhook-url URL] [--team TEAM]
-    premura token create EMAIL
-    premura demo         load demo data
-    premura <any Django management command>
+premura run          everything in one process on the embedded default (SQLite, demo data)
+premura web          production HTTP server (gunicorn, WSGI, threads)
+premura worker       run background tasks
+premura scheduler    enqueue periodic jobs
+premura migrate      apply database migrations
+premura createadmin EMAIL
+premura inbox create api --name NAME [--webhook-url URL] [--team TEAM]
+premura token create EMAIL
+premura demo         load demo data
+premura <any Django management command>
 """
 
 from __future__ import annotations

@@ -185,7 +185,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = PREMURA_MAX_API_BODY_BYTES
 # --- Cache and realtime ------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -238,7 +240,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # --- Mail --------------------------------------------------------------------------------------
-EMAIL_BACKEND = os.environ.get("PREMURA_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_BACKEND = os.environ.get(
+    "PREMURA_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
+)
 DEFAULT_FROM_EMAIL = os.environ.get("PREMURA_DEFAULT_FROM_EMAIL", "premura@localhost")
 
 LOGGING = {

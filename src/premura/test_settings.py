@@ -14,3 +14,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = DATA_DIR / "media"
 PREMURA_OUTBOX_BACKOFF_SECONDS = 1
 LOGGING = {"version": 1, "disable_existing_loggers": False}
+
+# A file (not :memory:) so that worker subprocesses started by tests see the same database.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}  # noqa: F405

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from premura.accounts.models import APIToken, User
 from premura.accounts.services import create_agent, issue_api_token, revoke_api_token
@@ -54,7 +54,7 @@ def list_agents(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @router.post("/agents", response={201: AgentOut}, summary="Create an agent (admins)")
-def post_agent(request: HttpRequest, payload: AgentIn) -> tuple[int, dict[str, Any]]:
+def post_agent(request: HttpRequest, payload: AgentIn) -> Status[dict[str, Any]]:
     """The new agent sets a password through the password reset flow."""
     require_admin(request)
     try:
@@ -64,9 +64,12 @@ def post_agent(request: HttpRequest, payload: AgentIn) -> tuple[int, dict[str, A
     if User.objects.filter(email__iexact=payload.email).exists():
         raise APIError(409, "conflict", "An agent with this email exists.")
     user = create_agent(
-        payload.email, role=payload.role, display_name=payload.display_name, language=payload.language
+        payload.email,
+        role=payload.role,
+        display_name=payload.display_name,
+        language=payload.language,
     )
-    return 201, agent_dict(user, [])
+    return Status(201, agent_dict(user, []))
 
 
 class TokenOut(Schema):
@@ -104,10 +107,10 @@ def list_tokens(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @router.post("/tokens", response={201: TokenCreatedOut}, summary="Create an API token (shown once)")
-def post_token(request: HttpRequest, payload: TokenIn) -> tuple[int, dict[str, Any]]:
+def post_token(request: HttpRequest, payload: TokenIn) -> Status[dict[str, Any]]:
     user = agent(request)
     issued = issue_api_token(user, payload.name)
-    return 201, {**token_dict(issued.token), "token": issued.plaintext}
+    return Status(201, {**token_dict(issued.token), "token": issued.plaintext})
 
 
 @router.delete("/tokens/{token_id}", response=TokenOut, summary="Revoke one of my API tokens")

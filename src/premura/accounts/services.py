@@ -11,7 +11,7 @@ from django.utils import timezone
 from premura.accounts.models import APIToken, User
 from premura.accounts.tokens import hash_token, new_token
 
-PERSONAL_TOKEN_PREFIX = "prm_pat_"
+PERSONAL_TOKEN_PREFIX = "prm_pat_"  # noqa: S105 - a public prefix, not a secret
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,11 @@ _CODES = {
 def _clean_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Validation details without the input echoed back or Python objects."""
     return [
-        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+        {
+            "loc": list(e.get("loc", ())),
+            "msg": str(e.get("msg", "")),
+            "type": str(e.get("type", "")),
+        }
         for e in errors
     ]
 
@@ -54,43 +58,58 @@ def _clean_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def install(api: NinjaAPI) -> None:
     """Register the JSON error handlers on an API."""
 
-    def on_api_error(request: HttpRequest, exc: APIError) -> HttpResponse:
+    def on_api_error(request: HttpRequest, exc: Any) -> HttpResponse:
         return error_response(api, request, exc.status_code, exc.code, exc.message, exc.details)
 
-    def on_validation(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    def on_validation(request: HttpRequest, exc: Any) -> HttpResponse:
         return error_response(
-            api, request, 422, "validation_error", "The request is not valid.", _clean_errors(exc.errors)
+            api,
+            request,
+            422,
+            "validation_error",
+            "The request is not valid.",
+            _clean_errors(exc.errors),
         )
 
-    def on_auth(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    def on_auth(request: HttpRequest, exc: Any) -> HttpResponse:
         return error_response(
-            api, request, 401, "unauthorized", "A valid bearer token is required (Authorization: Bearer <token>)."
+            api,
+            request,
+            401,
+            "unauthorized",
+            "A valid bearer token is required (Authorization: Bearer <token>).",
         )
 
-    def on_http(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    def on_http(request: HttpRequest, exc: Any) -> HttpResponse:
         if exc.status_code == 400 and str(exc).startswith("Cannot parse request body"):
-            return error_response(api, request, 422, "invalid_json", "The request body is not valid JSON.")
+            return error_response(
+                api, request, 422, "invalid_json", "The request body is not valid JSON."
+            )
         code = _CODES.get(exc.status_code, "error")
         return error_response(api, request, exc.status_code, code, str(exc))
 
-    def on_404(request: HttpRequest, exc: Exception) -> HttpResponse:
+    def on_404(request: HttpRequest, exc: Any) -> HttpResponse:
         return error_response(api, request, 404, "not_found", "Not found.")
 
-    def on_forbidden(request: HttpRequest, exc: Exception) -> HttpResponse:
+    def on_forbidden(request: HttpRequest, exc: Any) -> HttpResponse:
         message = str(exc) or "You may not do this."
         return error_response(api, request, 403, "forbidden", message)
 
-    def on_too_big(request: HttpRequest, exc: Exception) -> HttpResponse:
-        return error_response(api, request, 413, "payload_too_large", "The request body is too large.")
+    def on_too_big(request: HttpRequest, exc: Any) -> HttpResponse:
+        return error_response(
+            api, request, 413, "payload_too_large", "The request body is too large."
+        )
 
-    def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    def on_unexpected(request: HttpRequest, exc: Any) -> HttpResponse:
         logger.exception("unhandled API error on %s %s", request.method, request.path)
-        return error_response(api, request, 500, "server_error", "Something went wrong on our side.")
+        return error_response(
+            api, request, 500, "server_error", "Something went wrong on our side."
+        )
 
     api.add_exception_handler(Exception, on_unexpected)
     api.add_exception_handler(HttpError, on_http)
     api.add_exception_handler(AuthenticationError, on_auth)
-    api.add_exception_handler(APIError, on_api_error)  # type: ignore[arg-type]
+    api.add_exception_handler(APIError, on_api_error)
     api.add_exception_handler(ValidationError, on_validation)
     api.add_exception_handler(Http404, on_404)
     api.add_exception_handler(PermissionDenied, on_forbidden)

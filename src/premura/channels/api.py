@@ -7,11 +7,11 @@ import binascii
 import datetime as dt
 from typing import Any
 
-from django.core.validators import validate_email
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
 from django.http import FileResponse, HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from ninja.security import HttpBearer
 from pydantic import field_validator, model_validator
 
@@ -26,7 +26,12 @@ from premura.conversations.downloads import attachment_response
 from premura.conversations.ingest import RawPayload, ingest
 from premura.conversations.models import Attachment, Message
 from premura.conversations.outbox import apply_receipt
-from premura.conversations.schemas import ConversationRef, MessageOut, conversation_ref, message_dict
+from premura.conversations.schemas import (
+    ConversationRef,
+    MessageOut,
+    conversation_ref,
+    message_dict,
+)
 from premura.routing.models import Team
 
 router = Router(tags=["API channel"])
@@ -48,7 +53,9 @@ class InboxToken(HttpBearer):
 
 
 class ContactIn(Schema):
-    identifier: str = Field(..., min_length=1, max_length=255, description="Your id for the customer")
+    identifier: str = Field(
+        ..., min_length=1, max_length=255, description="Your id for the customer"
+    )
     name: str = Field("", max_length=200)
     email: str = Field("", max_length=254)
     phone: str = Field("", max_length=40)
@@ -77,7 +84,9 @@ class AttachmentIn(Schema):
 
 
 class InboundMessageIn(Schema):
-    message_id: str = Field(..., min_length=1, max_length=255, description="Your unique id for this message")
+    message_id: str = Field(
+        ..., min_length=1, max_length=255, description="Your unique id for this message"
+    )
     contact: ContactIn
     text: str = Field("", max_length=200_000)
     html: str = Field("", max_length=1_000_000)
@@ -137,7 +146,9 @@ def _decode_attachments(items: list[AttachmentIn]) -> list[dict[str, Any]]:
     url_name="inbox_messages",
     summary="Post a customer message into an API inbox",
 )
-def post_message(request: HttpRequest, inbox_id: int, payload: InboundMessageIn) -> tuple[int, dict[str, Any]]:
+def post_message(
+    request: HttpRequest, inbox_id: int, payload: InboundMessageIn
+) -> Status[dict[str, Any]]:
     """Idempotent on `message_id`: a replay answers 200 with the stored message and writes nothing."""
     inbox: Inbox = request.auth  # type: ignore[attr-defined]
     data = payload.dict()
@@ -149,18 +160,27 @@ def post_message(request: HttpRequest, inbox_id: int, payload: InboundMessageIn)
     except AttachmentTooLarge as exc:
         raise APIError(413, "attachment_too_large", str(exc)) from exc
     message = result.message
-    attachments = list(message.attachments.all()) if (payload.attachments or not result.created) else []
+    attachments = (
+        list(message.attachments.all()) if (payload.attachments or not result.created) else []
+    )
     contact = result.contact
     body = {
         "message": message_dict(message, attachments),
         "conversation": conversation_ref(result.conversation),
-        "contact": {"id": contact.pk, "name": contact.name, "email": contact.email, "phone": contact.phone},
+        "contact": {
+            "id": contact.pk,
+            "name": contact.name,
+            "email": contact.email,
+            "phone": contact.phone,
+        },
     }
-    return (201 if result.created else 200), body
+    return Status(201 if result.created else 200, body)
 
 
 class ReceiptIn(Schema):
-    message_id: int = Field(..., description="Premura's id of the message (message.id in the webhook)")
+    message_id: int = Field(
+        ..., description="Premura's id of the message (message.id in the webhook)"
+    )
     status: str = Field(..., pattern="^(sent|delivered|read|failed)$")
     error: str = Field("", max_length=2000)
     timestamp: dt.datetime | None = None
@@ -181,9 +201,13 @@ class ReceiptOut(Schema):
 )
 def post_receipt(request: HttpRequest, inbox_id: int, payload: ReceiptIn) -> dict[str, Any]:
     inbox: Inbox = request.auth  # type: ignore[attr-defined]
-    message = Message.objects.filter(
-        pk=payload.message_id, inbox=inbox, direction=Message.Direction.OUTBOUND
-    ).exclude(kind=Message.Kind.NOTE).first()
+    message = (
+        Message.objects.filter(
+            pk=payload.message_id, inbox=inbox, direction=Message.Direction.OUTBOUND
+        )
+        .exclude(kind=Message.Kind.NOTE)
+        .first()
+    )
     if message is None:
         raise APIError(404, "not_found", "No outbound message with this id in this inbox.")
     if payload.timestamp is not None and payload.timestamp.tzinfo is None:
@@ -259,20 +283,28 @@ def list_inboxes(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @admin_router.post("/inboxes", response={201: InboxCreatedOut}, summary="Create an API inbox")
-def create_inbox(request: HttpRequest, payload: InboxCreateIn) -> tuple[int, dict[str, Any]]:
+def create_inbox(request: HttpRequest, payload: InboxCreateIn) -> Status[dict[str, Any]]:
     """The token and webhook secret are in this answer only; they are never shown again."""
     require_admin(request)
     team = None
     if payload.team_id is not None:
         team = Team.objects.filter(pk=payload.team_id).first()
         if team is None:
-            raise APIError(422, "validation_error", "No team with this id.", [{"loc": ["body", "team_id"]}])
+            raise APIError(
+                422, "validation_error", "No team with this id.", [{"loc": ["body", "team_id"]}]
+            )
     created = create_api_inbox(payload.name, webhook_url=payload.webhook_url, team=team)
-    return 201, {**inbox_dict(created.inbox), "token": created.token, "webhook_secret": created.webhook_secret}
+    return Status(
+        201,
+        {
+            **inbox_dict(created.inbox),
+            "token": created.token,
+            "webhook_secret": created.webhook_secret,
+        },
+    )
 
 
 @admin_router.get("/inboxes/{inbox_id}", response=InboxOut, summary="Get an inbox")
 def get_inbox(request: HttpRequest, inbox_id: int) -> dict[str, Any]:
     require_admin(request)
     return inbox_dict(get_object_or_404(Inbox, pk=inbox_id))
-

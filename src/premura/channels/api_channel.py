@@ -120,7 +120,9 @@ def send(message: Message) -> SendResult:
     """Deliver an agent reply to the inbox's webhook URL."""
     inbox = message.inbox
     if not inbox.webhook_url:
-        raise DeliveryError("this API inbox has no webhook URL to deliver replies to", permanent=True)
+        raise DeliveryError(
+            "this API inbox has no webhook URL to deliver replies to", permanent=True
+        )
     body = json.dumps(webhook_body(message), ensure_ascii=False, separators=(",", ":")).encode()
     headers = {
         "Content-Type": "application/json",

@@ -11,7 +11,7 @@ from premura.accounts.tokens import hash_token, new_token
 from premura.channels.models import Inbox
 from premura.routing.models import Team
 
-INBOX_TOKEN_PREFIX = "prm_in_"
+INBOX_TOKEN_PREFIX = "prm_in_"  # noqa: S105 - a public prefix, not a secret
 
 
 @dataclass(frozen=True)

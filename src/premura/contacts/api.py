@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -16,7 +17,12 @@ from premura.api.errors import APIError
 from premura.api.pagination import decode_cursor, encode_cursor
 from premura.contacts.models import Contact, Identity, Organization
 from premura.contacts.schemas import ContactOut, contact_dict
-from premura.contacts.services import merge_contacts, normalize_email, normalize_phone, update_contact
+from premura.contacts.services import (
+    merge_contacts,
+    normalize_email,
+    normalize_phone,
+    update_contact,
+)
 
 router = Router(tags=["Contacts"], auth=AgentToken())
 
@@ -41,10 +47,8 @@ def list_contacts(request: HttpRequest, filters: Query[ContactFilters]) -> dict[
         term = filters.q.strip()
         match = Q(name__istartswith=term) | Q(email=normalize_email(term))
         match |= Q(pk__in=Identity.objects.filter(external_id=term).values("contact_id"))
-        try:
+        with contextlib.suppress(ValueError):
             match |= Q(phone=normalize_phone(term))
-        except ValueError:
-            pass
         qs = qs.filter(match)
     if filters.cursor:
         last_id = decode_cursor(filters.cursor, (int,))[0]
@@ -58,7 +62,9 @@ def list_contacts(request: HttpRequest, filters: Query[ContactFilters]) -> dict[
     }
 
 
-@router.get("/contacts/{contact_id}", response=ContactOut, summary="Get a contact with its identities")
+@router.get(
+    "/contacts/{contact_id}", response=ContactOut, summary="Get a contact with its identities"
+)
 def get_contact(request: HttpRequest, contact_id: int) -> dict[str, Any]:
     agent(request)
     contact = get_object_or_404(Contact, pk=contact_id)
@@ -76,7 +82,9 @@ class ContactUpdateIn(Schema):
 
 
 @router.patch("/contacts/{contact_id}", response=ContactOut, summary="Update a contact")
-def patch_contact(request: HttpRequest, contact_id: int, payload: ContactUpdateIn) -> dict[str, Any]:
+def patch_contact(
+    request: HttpRequest, contact_id: int, payload: ContactUpdateIn
+) -> dict[str, Any]:
     agent(request)
     contact = get_object_or_404(Contact, pk=contact_id)
     changes = payload.dict(exclude_unset=True)
@@ -85,9 +93,10 @@ def patch_contact(request: HttpRequest, contact_id: int, payload: ContactUpdateI
             validate_email(changes["email"])
         except DjangoValidationError as exc:
             raise APIError(422, "validation_error", "not a valid email address") from exc
-    if changes.get("organization_id") is not None and not Organization.objects.filter(
-        pk=changes["organization_id"]
-    ).exists():
+    if (
+        changes.get("organization_id") is not None
+        and not Organization.objects.filter(pk=changes["organization_id"]).exists()
+    ):
         raise APIError(422, "validation_error", "No organization with this id.")
     for key in ("name", "email", "phone", "language", "notes"):
         if key in changes and changes[key] is None:

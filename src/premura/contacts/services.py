@@ -122,7 +122,9 @@ def resolve_contact(info: ContactInfo) -> Contact:
                 )
                 Identity.objects.bulk_create(
                     [
-                        Identity(contact=contact, kind=k.kind, scope=k.scope, external_id=k.external_id)
+                        Identity(
+                            contact=contact, kind=k.kind, scope=k.scope, external_id=k.external_id
+                        )
                         for k in keys
                     ]
                 )
@@ -176,7 +178,10 @@ def update_contact(contact: Contact, changes: dict[str, Any]) -> Contact:
             keys.append(IdentityKey(Identity.Kind.PHONE, changes["phone"]))
         if keys:
             Identity.objects.bulk_create(
-                [Identity(contact=contact, kind=k.kind, scope=k.scope, external_id=k.external_id) for k in keys],
+                [
+                    Identity(contact=contact, kind=k.kind, scope=k.scope, external_id=k.external_id)
+                    for k in keys
+                ],
                 ignore_conflicts=True,
             )
     return contact
@@ -194,7 +199,9 @@ def merge_contacts(source: Contact, target: Contact, actor: User | None) -> Cont
         raise ValueError("a contact cannot be merged into itself")
     with transaction.atomic():
         first, second = sorted([source.pk, target.pk])
-        locked = {c.pk: c for c in Contact.objects.select_for_update().filter(pk__in=[first, second])}
+        locked = {
+            c.pk: c for c in Contact.objects.select_for_update().filter(pk__in=[first, second])
+        }
         source, target = locked[source.pk], locked[target.pk]
         if source.merged_into_id is not None:
             raise ValueError("this contact was already merged into another")

@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import FileResponse, HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from premura.accounts.models import User
 from premura.api.auth import AgentToken, agent
@@ -18,7 +18,12 @@ from premura.conversations import services
 from premura.conversations.attachments import AttachmentTooLarge
 from premura.conversations.downloads import attachment_response
 from premura.conversations.models import Attachment, Conversation, Label, Message, parse_reference
-from premura.conversations.schemas import ConversationOut, MessageOut, conversation_dict, message_dict
+from premura.conversations.schemas import (
+    ConversationOut,
+    MessageOut,
+    conversation_dict,
+    message_dict,
+)
 from premura.conversations.visibility import Access, access, listable, require_read
 from premura.routing.models import Team
 
@@ -60,17 +65,13 @@ def _visible_labels(conversations: list[Conversation]) -> dict[int, list[str]]:
 def _page_dicts(user: User, conversations: list[Conversation]) -> list[dict[str, Any]]:
     labels = _visible_labels(conversations)
     return [
-        conversation_dict(
-            c, content_visible=access(user, c) >= Access.READ, labels=labels[c.pk]
-        )
+        conversation_dict(c, content_visible=access(user, c) >= Access.READ, labels=labels[c.pk])
         for c in conversations
     ]
 
 
 def _get(user: User, conversation_id: int) -> Conversation:
-    return get_object_or_404(
-        listable(user).select_related("inbox", "team"), pk=conversation_id
-    )
+    return get_object_or_404(listable(user).select_related("inbox", "team"), pk=conversation_id)
 
 
 @router.get("/conversations", response=ConversationPage, summary="List conversations")
@@ -99,7 +100,9 @@ def list_conversations(request: HttpRequest, filters: Query[ConversationFilters]
         qs = qs.filter(pk=ref or 0)
     if filters.cursor:
         last_at, last_id = decode_cursor(filters.cursor, (dt.datetime, int))
-        qs = qs.filter(Q(last_activity_at__lt=last_at) | Q(last_activity_at=last_at, id__lt=last_id))
+        qs = qs.filter(
+            Q(last_activity_at__lt=last_at) | Q(last_activity_at=last_at, id__lt=last_id)
+        )
     rows = list(qs.order_by("-last_activity_at", "-id")[: filters.limit + 1])
     more = len(rows) > filters.limit
     rows = rows[: filters.limit]
@@ -107,7 +110,9 @@ def list_conversations(request: HttpRequest, filters: Query[ConversationFilters]
     return {"items": _page_dicts(user, rows), "next_cursor": next_cursor}
 
 
-@router.get("/conversations/{conversation_id}", response=ConversationOut, summary="Get a conversation")
+@router.get(
+    "/conversations/{conversation_id}", response=ConversationOut, summary="Get a conversation"
+)
 def get_conversation(request: HttpRequest, conversation_id: int) -> dict[str, Any]:
     user = agent(request)
     conversation = _get(user, conversation_id)
@@ -119,7 +124,11 @@ class AssignIn(Schema):
     handover_note: str = Field("", max_length=2000)
 
 
-@router.post("/conversations/{conversation_id}/assign", response=ConversationOut, summary="Assign to an agent")
+@router.post(
+    "/conversations/{conversation_id}/assign",
+    response=ConversationOut,
+    summary="Assign to an agent",
+)
 def assign(request: HttpRequest, conversation_id: int, payload: AssignIn) -> dict[str, Any]:
     user = agent(request)
     conversation = _get(user, conversation_id)
@@ -128,7 +137,9 @@ def assign(request: HttpRequest, conversation_id: int, payload: AssignIn) -> dic
         assignee = User.objects.filter(pk=payload.assignee_id, is_active=True).first()
         if assignee is None:
             raise APIError(422, "validation_error", "No active agent with this id.")
-    conversation = services.assign(conversation, user, assignee=assignee, handover_note=payload.handover_note)
+    conversation = services.assign(
+        conversation, user, assignee=assignee, handover_note=payload.handover_note
+    )
     return get_conversation(request, conversation.pk)
 
 
@@ -137,7 +148,9 @@ class TeamIn(Schema):
     handover_note: str = Field("", max_length=2000)
 
 
-@router.post("/conversations/{conversation_id}/team", response=ConversationOut, summary="Move to a team")
+@router.post(
+    "/conversations/{conversation_id}/team", response=ConversationOut, summary="Move to a team"
+)
 def set_team(request: HttpRequest, conversation_id: int, payload: TeamIn) -> dict[str, Any]:
     user = agent(request)
     conversation = _get(user, conversation_id)
@@ -155,7 +168,9 @@ class StatusIn(Schema):
     snoozed_until: dt.datetime | None = None
 
 
-@router.post("/conversations/{conversation_id}/status", response=ConversationOut, summary="Change status")
+@router.post(
+    "/conversations/{conversation_id}/status", response=ConversationOut, summary="Change status"
+)
 def set_status(request: HttpRequest, conversation_id: int, payload: StatusIn) -> dict[str, Any]:
     user = agent(request)
     conversation = _get(user, conversation_id)
@@ -172,7 +187,9 @@ class PriorityIn(Schema):
     priority: int = Field(..., ge=0, le=4)
 
 
-@router.post("/conversations/{conversation_id}/priority", response=ConversationOut, summary="Change priority")
+@router.post(
+    "/conversations/{conversation_id}/priority", response=ConversationOut, summary="Change priority"
+)
 def set_priority(request: HttpRequest, conversation_id: int, payload: PriorityIn) -> dict[str, Any]:
     user = agent(request)
     conversation = _get(user, conversation_id)
@@ -185,7 +202,11 @@ class LabelsIn(Schema):
     remove: list[str] = Field(default_factory=list, max_length=50)
 
 
-@router.post("/conversations/{conversation_id}/labels", response=ConversationOut, summary="Add or remove labels")
+@router.post(
+    "/conversations/{conversation_id}/labels",
+    response=ConversationOut,
+    summary="Add or remove labels",
+)
 def change_labels(request: HttpRequest, conversation_id: int, payload: LabelsIn) -> dict[str, Any]:
     user = agent(request)
     conversation = _get(user, conversation_id)
@@ -216,7 +237,9 @@ def list_messages(
     messages = list(
         Message.objects.filter(conversation=conversation, sequence__gt=since_sequence)
         .order_by("sequence")
-        .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("id")))[:limit]
+        .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("id")))[
+            :limit
+        ]
     )
     return {
         "items": [message_dict(m, list(m.attachments.all())) for m in messages],
@@ -234,7 +257,9 @@ class ReplyIn(Schema):
     response={201: MessageOut},
     summary="Reply to the customer (sent through the conversation's channel)",
 )
-def post_reply(request: HttpRequest, conversation_id: int, payload: ReplyIn) -> tuple[int, dict[str, Any]]:
+def post_reply(
+    request: HttpRequest, conversation_id: int, payload: ReplyIn
+) -> Status[dict[str, Any]]:
     user = agent(request)
     conversation = _get(user, conversation_id)
     try:
@@ -243,7 +268,7 @@ def post_reply(request: HttpRequest, conversation_id: int, payload: ReplyIn) -> 
         raise APIError(413, "attachment_too_large", str(exc)) from exc
     except ValueError as exc:
         raise APIError(422, "validation_error", str(exc)) from exc
-    return 201, message_dict(message, [])
+    return Status(201, message_dict(message, []))
 
 
 class NoteIn(Schema):
@@ -255,17 +280,21 @@ class NoteIn(Schema):
     response={201: MessageOut},
     summary="Add a private note (never sent to the customer)",
 )
-def post_note(request: HttpRequest, conversation_id: int, payload: NoteIn) -> tuple[int, dict[str, Any]]:
+def post_note(
+    request: HttpRequest, conversation_id: int, payload: NoteIn
+) -> Status[dict[str, Any]]:
     user = agent(request)
     conversation = _get(user, conversation_id)
     try:
         message = services.add_note(conversation, user, payload.text)
     except ValueError as exc:
         raise APIError(422, "validation_error", str(exc)) from exc
-    return 201, message_dict(message, [])
+    return Status(201, message_dict(message, []))
 
 
-@router.get("/attachments/{attachment_id}", url_name="attachment_download", summary="Download an attachment")
+@router.get(
+    "/attachments/{attachment_id}", url_name="attachment_download", summary="Download an attachment"
+)
 def download_attachment(request: HttpRequest, attachment_id: int) -> FileResponse:
     user = agent(request)
     attachment = get_object_or_404(
@@ -284,4 +313,7 @@ class LabelOut(Schema):
 @router.get("/labels", response=list[LabelOut], summary="List labels")
 def list_labels(request: HttpRequest) -> list[dict[str, Any]]:
     agent(request)
-    return [{"id": label.pk, "name": label.name, "color": label.color} for label in Label.objects.all()[:1000]]
+    return [
+        {"id": label.pk, "name": label.name, "color": label.color}
+        for label in Label.objects.all()[:1000]
+    ]

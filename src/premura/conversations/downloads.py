@@ -14,7 +14,8 @@ def attachment_response(attachment: Attachment) -> FileResponse:
         as_attachment=True,
         filename=attachment.filename,
         content_type=attachment.content_type
-        if attachment.content_type.startswith("image/") and attachment.content_type != "image/svg+xml"
+        if attachment.content_type.startswith("image/")
+        and attachment.content_type != "image/svg+xml"
         else "application/octet-stream",
     )
     response["X-Content-Type-Options"] = "nosniff"

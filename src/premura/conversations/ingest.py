@@ -43,7 +43,14 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ContactInfo", "InboundAttachment", "InboundMessage", "IngestResult", "RawPayload", "ingest"]
+__all__ = [
+    "ContactInfo",
+    "InboundAttachment",
+    "InboundMessage",
+    "IngestResult",
+    "RawPayload",
+    "ingest",
+]
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,11 @@ class Conversation(models.Model):
         "premura_channels.Inbox", on_delete=models.PROTECT, related_name="conversations"
     )
     team = models.ForeignKey(
-        "routing.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+        "routing.Team",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="conversations",
     )
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -74,8 +78,12 @@ class Conversation(models.Model):
         on_delete=models.SET_NULL,
         related_name="assigned_conversations",
     )
-    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.OPEN)
-    priority = models.SmallIntegerField(_("priority"), choices=Priority.choices, default=Priority.NONE)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.OPEN
+    )
+    priority = models.SmallIntegerField(
+        _("priority"), choices=Priority.choices, default=Priority.NONE
+    )
     labels = models.ManyToManyField(Label, blank=True, related_name="conversations")
     language = models.CharField(_("language"), max_length=8, blank=True)
     subject = models.CharField(_("subject"), max_length=300, blank=True)
@@ -109,7 +117,9 @@ class Conversation(models.Model):
         indexes = [
             models.Index(fields=["-last_activity_at", "-id"], name="conv_activity_idx"),
             models.Index(fields=["status", "-last_activity_at", "-id"], name="conv_status_idx"),
-            models.Index(fields=["team", "status", "-last_activity_at", "-id"], name="conv_team_idx"),
+            models.Index(
+                fields=["team", "status", "-last_activity_at", "-id"], name="conv_team_idx"
+            ),
             models.Index(
                 fields=["assignee", "status", "-last_activity_at", "-id"], name="conv_assignee_idx"
             ),
@@ -177,6 +187,9 @@ class RawInbound(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.inbox_id}:{self.provider_message_id or self.pk}"
+
 
 class Message(models.Model):
     """One message of a case, inbound or outbound; outbound ones are also the outbox."""
@@ -201,7 +214,9 @@ class Message(models.Model):
         READ = "read", _("Read")
         FAILED = "failed", _("Failed")
 
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
     # Copied from the conversation so that (inbox, provider_message_id) can be unique.
     inbox = models.ForeignKey("premura_channels.Inbox", on_delete=models.PROTECT, related_name="+")
     sequence = models.PositiveIntegerField()
@@ -217,13 +232,19 @@ class Message(models.Model):
     # Sanitised with nh3 before it is stored; never the provider's HTML as received.
     html = models.TextField(blank=True)
     provider_message_id = models.CharField(max_length=255, blank=True, default="")
-    raw = models.ForeignKey(RawInbound, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    sent_at = models.DateTimeField(null=True, blank=True, help_text=_("When the sender says it was sent"))
+    raw = models.ForeignKey(
+        RawInbound, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sent_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("When the sender says it was sent")
+    )
     created_at = models.DateTimeField()
 
     # Outbox: delivery state of an outbound message.
     delivery_id = models.UUIDField(default=uuid.uuid4, editable=False)
-    delivery_state = models.CharField(max_length=16, choices=Delivery.choices, blank=True, default="")
+    delivery_state = models.CharField(
+        max_length=16, choices=Delivery.choices, blank=True, default=""
+    )
     delivery_error = models.TextField(blank=True)
     delivery_attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -233,7 +254,9 @@ class Message(models.Model):
         verbose_name = _("message")
         verbose_name_plural = _("messages")
         constraints = [
-            models.UniqueConstraint(fields=["conversation", "sequence"], name="message_sequence_unique"),
+            models.UniqueConstraint(
+                fields=["conversation", "sequence"], name="message_sequence_unique"
+            ),
             models.UniqueConstraint(
                 fields=["inbox", "provider_message_id"],
                 condition=~Q(provider_message_id=""),
@@ -305,7 +328,9 @@ class ConversationEvent(models.Model):
     actor_contact = models.ForeignKey(
         "contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     payload = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField()
 

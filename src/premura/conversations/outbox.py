@@ -49,7 +49,7 @@ def register_sender(channel_kind: str, sender: Sender) -> None:
     _senders[channel_kind] = sender
 
 
-_RANK = {
+_RANK: dict[str, int] = {
     Message.Delivery.QUEUED: 1,
     Message.Delivery.SENDING: 2,
     Message.Delivery.SENT: 3,
@@ -78,9 +78,9 @@ def deliver(message_id: int) -> str:
     )
     if not claimed:
         return "skipped"
-    message = Message.objects.select_related(
-        "inbox", "conversation__contact", "author_user"
-    ).get(pk=message_id)
+    message = Message.objects.select_related("inbox", "conversation__contact", "author_user").get(
+        pk=message_id
+    )
     sender = _senders.get(message.inbox.kind)
     if sender is None:
         return _failed(message, f"no sender for channel {message.inbox.kind!r}", permanent=True)
@@ -152,7 +152,9 @@ def retry_failed(message: Message) -> Message:
     return message
 
 
-def apply_receipt(message: Message, state: str, *, error: str = "", at: dt.datetime | None = None) -> bool:
+def apply_receipt(
+    message: Message, state: str, *, error: str = "", at: dt.datetime | None = None
+) -> bool:
     """Record a provider's status callback; states only move forward. Returns True if applied."""
     at = at or timezone.now()
     if state == Message.Delivery.FAILED:
@@ -190,7 +192,9 @@ def sweep(now: dt.datetime | None = None) -> int:
     count = 0
     with transaction.atomic():
         stuck_sending = list(
-            Message.objects.filter(delivery_state=Message.Delivery.SENDING, delivery_updated_at__lt=stale)
+            Message.objects.filter(
+                delivery_state=Message.Delivery.SENDING, delivery_updated_at__lt=stale
+            )
             .select_for_update(skip_locked=True)
             .values_list("id", flat=True)[:1000]
         )
@@ -199,7 +203,9 @@ def sweep(now: dt.datetime | None = None) -> int:
                 delivery_state=Message.Delivery.QUEUED, next_attempt_at=now, delivery_updated_at=now
             )
         overdue = list(
-            Message.objects.filter(delivery_state=Message.Delivery.QUEUED, next_attempt_at__lt=stale)
+            Message.objects.filter(
+                delivery_state=Message.Delivery.QUEUED, next_attempt_at__lt=stale
+            )
             .exclude(pk__in=stuck_sending)
             .values_list("id", flat=True)[:1000]
         )

@@ -102,7 +102,11 @@ def message_dict(message: Message, attachments: list[Attachment] | None = None) 
 
 
 def conversation_ref(conversation: Conversation) -> dict[str, Any]:
-    return {"id": conversation.pk, "reference": conversation.reference, "status": conversation.status}
+    return {
+        "id": conversation.pk,
+        "reference": conversation.reference,
+        "status": conversation.status,
+    }
 
 
 def conversation_dict(

@@ -35,8 +35,10 @@ class OutgoingAttachment:
 
 
 def _lock(conversation: Conversation) -> Conversation:
-    return Conversation.objects.select_for_update().select_related("inbox", "team").get(
-        pk=conversation.pk
+    return (
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("inbox", "team")
+        .get(pk=conversation.pk)
     )
 
 
@@ -116,7 +118,13 @@ def reply(
         conversation = _lock(conversation)
         now = timezone.now()
         message = _append_message(
-            conversation, kind=kind, author=author, text=text, html=html, attachments=attachments, now=now
+            conversation,
+            kind=kind,
+            author=author,
+            text=text,
+            html=html,
+            attachments=attachments,
+            now=now,
         )
         fields = ["last_sequence", "last_agent_message_at", "last_activity_at"]
         conversation.last_agent_message_at = now
@@ -146,10 +154,23 @@ def add_note(conversation: Conversation, author: User, text: str) -> Message:
         conversation = _lock(conversation)
         now = timezone.now()
         message = _append_message(
-            conversation, kind=Message.Kind.NOTE, author=author, text=text, html="", attachments=(), now=now
+            conversation,
+            kind=Message.Kind.NOTE,
+            author=author,
+            text=text,
+            html="",
+            attachments=(),
+            now=now,
         )
         conversation.save(update_fields=["last_sequence"])
-        _event(conversation, ConversationEvent.Kind.NOTE, author, {"sequence": message.sequence}, message, now)
+        _event(
+            conversation,
+            ConversationEvent.Kind.NOTE,
+            author,
+            {"sequence": message.sequence},
+            message,
+            now,
+        )
     return message
 
 
@@ -260,7 +281,12 @@ def set_priority(conversation: Conversation, actor: User | None, priority: int) 
             return conversation
         conversation.priority = priority
         conversation.save(update_fields=["priority"])
-        _event(conversation, ConversationEvent.Kind.PRIORITY_CHANGED, actor, {"from": previous, "to": priority})
+        _event(
+            conversation,
+            ConversationEvent.Kind.PRIORITY_CHANGED,
+            actor,
+            {"from": previous, "to": priority},
+        )
     return conversation
 
 

@@ -91,9 +91,7 @@ def content_hidden_q(user: User) -> Q:
     if user.is_supervisor_or_admin:
         return Q(pk__in=[])
     return (
-        Q(team__restricted=True)
-        & ~Q(team_id__in=_team_ids(user) or [0])
-        & ~Q(assignee_id=user.pk)
+        Q(team__restricted=True) & ~Q(team_id__in=_team_ids(user) or [0]) & ~Q(assignee_id=user.pk)
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from premura.accounts.models import User
 from premura.api.auth import AgentToken, agent, require_admin
@@ -48,7 +48,7 @@ def list_teams(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @router.post("/teams", response={201: TeamOut}, summary="Create a team (admins)")
-def post_team(request: HttpRequest, payload: TeamIn) -> tuple[int, dict[str, Any]]:
+def post_team(request: HttpRequest, payload: TeamIn) -> Status[dict[str, Any]]:
     require_admin(request)
     if Team.objects.filter(name__iexact=payload.name).exists():
         raise APIError(409, "conflict", "A team with this name exists.")
@@ -56,4 +56,4 @@ def post_team(request: HttpRequest, payload: TeamIn) -> tuple[int, dict[str, Any
     if len(members) != len(set(payload.member_ids)):
         raise APIError(422, "validation_error", "Some member ids are not agents.")
     team = create_team(payload.name, restricted=payload.restricted, members=members)
-    return 201, team_dict(team, [m.pk for m in members])
+    return Status(201, team_dict(team, [m.pk for m in members]))

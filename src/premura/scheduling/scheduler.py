@@ -40,7 +40,9 @@ def tick(now: dt.datetime | None = None) -> list[str]:
     now = now or timezone.now()
     enqueued = []
     for job in load_jobs():
-        row, _created = ScheduledJob.objects.get_or_create(name=job.name, defaults={"next_run_at": now})
+        row, _created = ScheduledJob.objects.get_or_create(
+            name=job.name, defaults={"next_run_at": now}
+        )
         if row.next_run_at > now:
             continue
         with transaction.atomic():

@@ -16,7 +16,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "open": Conversation.objects.filter(status=Conversation.Status.OPEN).count(),
         "pending": Conversation.objects.filter(status=Conversation.Status.PENDING).count(),
         "mine": Conversation.objects.filter(
-            assignee=request.user, status=Conversation.Status.OPEN
+            assignee_id=request.user.pk, status=Conversation.Status.OPEN
         ).count(),
     }
     return render(request, "web/home.html", {"counts": counts})

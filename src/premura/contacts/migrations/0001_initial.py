@@ -5,74 +5,152 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Organization',
+            name="Organization",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('domain', models.CharField(blank=True, db_index=True, max_length=200, verbose_name='domain')),
-                ('notes', models.TextField(blank=True, verbose_name='notes')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                (
+                    "domain",
+                    models.CharField(
+                        blank=True, db_index=True, max_length=200, verbose_name="domain"
+                    ),
+                ),
+                ("notes", models.TextField(blank=True, verbose_name="notes")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'verbose_name': 'organization',
-                'verbose_name_plural': 'organizations',
-                'ordering': ['name'],
+                "verbose_name": "organization",
+                "verbose_name_plural": "organizations",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Contact',
+            name="Contact",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(blank=True, max_length=200, verbose_name='name')),
-                ('email', models.EmailField(blank=True, max_length=254, verbose_name='email')),
-                ('phone', models.CharField(blank=True, help_text='E.164', max_length=32, verbose_name='phone')),
-                ('language', models.CharField(blank=True, max_length=8, verbose_name='language')),
-                ('attributes', models.JSONField(blank=True, default=dict, verbose_name='custom attributes')),
-                ('notes', models.TextField(blank=True, verbose_name='notes')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('merged_into', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='merged_from', to='contacts.contact')),
-                ('organization', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='contacts', to='contacts.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(blank=True, max_length=200, verbose_name="name")),
+                ("email", models.EmailField(blank=True, max_length=254, verbose_name="email")),
+                (
+                    "phone",
+                    models.CharField(
+                        blank=True, help_text="E.164", max_length=32, verbose_name="phone"
+                    ),
+                ),
+                ("language", models.CharField(blank=True, max_length=8, verbose_name="language")),
+                (
+                    "attributes",
+                    models.JSONField(blank=True, default=dict, verbose_name="custom attributes"),
+                ),
+                ("notes", models.TextField(blank=True, verbose_name="notes")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "merged_into",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="merged_from",
+                        to="contacts.contact",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="contacts",
+                        to="contacts.organization",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'contact',
-                'verbose_name_plural': 'contacts',
+                "verbose_name": "contact",
+                "verbose_name_plural": "contacts",
             },
         ),
         migrations.CreateModel(
-            name='Identity',
+            name="Identity",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('email', 'Email'), ('phone', 'Phone'), ('whatsapp', 'WhatsApp'), ('telegram', 'Telegram'), ('messenger', 'Messenger'), ('instagram', 'Instagram'), ('webchat', 'Web chat'), ('api', 'API')], max_length=16, verbose_name='kind')),
-                ('scope', models.CharField(blank=True, default='', max_length=64, verbose_name='scope')),
-                ('external_id', models.CharField(max_length=255, verbose_name='external id')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('contact', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='identities', to='contacts.contact')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("email", "Email"),
+                            ("phone", "Phone"),
+                            ("whatsapp", "WhatsApp"),
+                            ("telegram", "Telegram"),
+                            ("messenger", "Messenger"),
+                            ("instagram", "Instagram"),
+                            ("webchat", "Web chat"),
+                            ("api", "API"),
+                        ],
+                        max_length=16,
+                        verbose_name="kind",
+                    ),
+                ),
+                (
+                    "scope",
+                    models.CharField(blank=True, default="", max_length=64, verbose_name="scope"),
+                ),
+                ("external_id", models.CharField(max_length=255, verbose_name="external id")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="identities",
+                        to="contacts.contact",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'identity',
-                'verbose_name_plural': 'identities',
-                'constraints': [models.UniqueConstraint(fields=('kind', 'scope', 'external_id'), name='identity_unique_per_channel'), models.CheckConstraint(condition=models.Q(('external_id', ''), _negated=True), name='identity_external_id_set')],
+                "verbose_name": "identity",
+                "verbose_name_plural": "identities",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("kind", "scope", "external_id"), name="identity_unique_per_channel"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("external_id", ""), _negated=True),
+                        name="identity_external_id_set",
+                    ),
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='contact',
-            index=models.Index(fields=['email'], name='contact_email_idx'),
+            model_name="contact",
+            index=models.Index(fields=["email"], name="contact_email_idx"),
         ),
         migrations.AddIndex(
-            model_name='contact',
-            index=models.Index(fields=['phone'], name='contact_phone_idx'),
+            model_name="contact",
+            index=models.Index(fields=["phone"], name="contact_phone_idx"),
         ),
         migrations.AddIndex(
-            model_name='contact',
-            index=models.Index(fields=['-created_at', '-id'], name='contact_created_idx'),
+            model_name="contact",
+            index=models.Index(fields=["-created_at", "-id"], name="contact_created_idx"),
         ),
     ]

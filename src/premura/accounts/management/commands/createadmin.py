@@ -15,13 +15,17 @@ from premura.accounts.services import create_agent
 
 
 class Command(BaseCommand):
-    help = "Create an admin (a random password is printed once); --reset-password for an existing one."
+    help = (
+        "Create an admin (a random password is printed once); --reset-password for an existing one."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("email")
         parser.add_argument("--name", default="", help="display name")
         parser.add_argument(
-            "--reset-password", action="store_true", help="give an existing admin a new random password"
+            "--reset-password",
+            action="store_true",
+            help="give an existing admin a new random password",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -34,7 +38,9 @@ class Command(BaseCommand):
         user = User.objects.filter(email__iexact=email).first()
         if user is not None:
             if not options["reset_password"]:
-                raise CommandError(f"{email} exists; use --reset-password to give it a new password")
+                raise CommandError(
+                    f"{email} exists; use --reset-password to give it a new password"
+                )
             user.set_password(password)
             user.role = User.Role.ADMIN
             user.is_staff = user.is_superuser = True
@@ -43,4 +49,8 @@ class Command(BaseCommand):
             user = create_agent(
                 email, role=User.Role.ADMIN, password=password, display_name=options["name"]
             )
-        self.stdout.write(json.dumps({"id": user.pk, "email": user.email, "role": user.role, "password": password}))
+        self.stdout.write(
+            json.dumps(
+                {"id": user.pk, "email": user.email, "role": user.role, "password": password}
+            )
+        )

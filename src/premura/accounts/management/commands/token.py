@@ -27,6 +27,11 @@ class Command(BaseCommand):
         issued = issue_api_token(user, options["name"])
         self.stdout.write(
             json.dumps(
-                {"id": issued.token.pk, "user_id": user.pk, "name": issued.token.name, "token": issued.plaintext}
+                {
+                    "id": issued.token.pk,
+                    "user_id": user.pk,
+                    "name": issued.token.name,
+                    "token": issued.plaintext,
+                }
             )
         )

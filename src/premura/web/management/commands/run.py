@@ -96,7 +96,9 @@ class Command(BaseCommand):
 
         stop = threading.Event()
         start_worker(stop)
-        threading.Thread(target=run_forever, args=(stop,), name="premura-scheduler", daemon=True).start()
+        threading.Thread(
+            target=run_forever, args=(stop,), name="premura-scheduler", daemon=True
+        ).start()
 
         url = f"http://{options['host']}:{options['port']}/"
         self.stdout.write("")

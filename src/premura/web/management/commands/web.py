@@ -21,8 +21,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--bind", default=os.environ.get("PREMURA_BIND", "127.0.0.1:8000"))
-        parser.add_argument("--workers", type=int, default=int(os.environ.get("PREMURA_WEB_WORKERS", os.cpu_count() or 2)))
-        parser.add_argument("--threads", type=int, default=int(os.environ.get("PREMURA_WEB_THREADS", "8")))
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=int(os.environ.get("PREMURA_WEB_WORKERS", os.cpu_count() or 2)),
+        )
+        parser.add_argument(
+            "--threads", type=int, default=int(os.environ.get("PREMURA_WEB_THREADS", "8"))
+        )
         parser.add_argument("--access-log", action="store_true", help="log every request")
 
     def handle(self, *args: Any, **options: Any) -> None:
