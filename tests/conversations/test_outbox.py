@@ -32,12 +32,18 @@ from tests.helpers import APIClient, message_body
 
 def _conversation(api_inbox: NewAPIInbox, receiver_url: str) -> Conversation:
     Inbox.objects.filter(pk=api_inbox.inbox.pk).update(webhook_url=receiver_url)
-    data = APIClient(api_inbox.token).post(f"/api/v1/inboxes/{api_inbox.inbox.pk}/messages", message_body()).json()
+    data = (
+        APIClient(api_inbox.token)
+        .post(f"/api/v1/inboxes/{api_inbox.inbox.pk}/messages", message_body())
+        .json()
+    )
     return Conversation.objects.get(pk=data["conversation"]["id"])
 
 
 @pytest.mark.django_db
-def test_reply_is_queued_with_its_task_in_one_transaction(api_inbox: NewAPIInbox, admin: User) -> None:
+def test_reply_is_queued_with_its_task_in_one_transaction(
+    api_inbox: NewAPIInbox, admin: User
+) -> None:
     # given
     conversation = _conversation(api_inbox, "http://127.0.0.1:9/hook")
 
@@ -73,7 +79,10 @@ def test_delivery_posts_signed_webhook_and_marks_sent(
     [request] = webhook_receiver.requests
     assert request.headers["X-Premura-Event"] == "message.created"
     assert request.headers["X-Premura-Delivery"] == str(message.delivery_id)
-    expected = "sha256=" + hmac.new(api_inbox.webhook_secret.encode(), request.body, hashlib.sha256).hexdigest()
+    expected = (
+        "sha256="
+        + hmac.new(api_inbox.webhook_secret.encode(), request.body, hashlib.sha256).hexdigest()
+    )
     assert request.headers["X-Premura-Signature"] == expected
     body = json.loads(request.body)
     assert body["event"] == "message.created"
@@ -113,11 +122,15 @@ def test_transient_failure_is_retried_with_backoff(
     assert retries.exclude(run_after__year=9999).count() == 1
     message.refresh_from_db()
     assert message.delivery_attempts == 2
-    assert [r.headers["X-Premura-Delivery"] for r in webhook_receiver.requests] == [str(message.delivery_id)] * 2
+    assert [r.headers["X-Premura-Delivery"] for r in webhook_receiver.requests] == [
+        str(message.delivery_id)
+    ] * 2
 
 
 def test_backoff_doubles_and_is_capped() -> None:
-    with override_settings(PREMURA_OUTBOX_BACKOFF_SECONDS=10, PREMURA_OUTBOX_BACKOFF_CAP_SECONDS=100):
+    with override_settings(
+        PREMURA_OUTBOX_BACKOFF_SECONDS=10, PREMURA_OUTBOX_BACKOFF_CAP_SECONDS=100
+    ):
         assert [outbox.backoff_seconds(n) for n in range(1, 6)] == [10, 20, 40, 80, 100]
 
 
@@ -167,7 +180,9 @@ def test_keeps_failing_until_max_attempts_then_failed(
 
 
 @pytest.mark.django_db
-def test_retry_failed_message_queues_it_again(api_inbox: NewAPIInbox, admin: User, webhook_receiver: WebhookReceiver) -> None:
+def test_retry_failed_message_queues_it_again(
+    api_inbox: NewAPIInbox, admin: User, webhook_receiver: WebhookReceiver
+) -> None:
     # given
     webhook_receiver.statuses = [400, 200]
     conversation = _conversation(api_inbox, webhook_receiver.url)
@@ -209,15 +224,23 @@ def test_notes_never_enter_the_outbox(api_inbox: NewAPIInbox, admin: User) -> No
 
     # then
     assert note.delivery_state == ""
-    assert not DBTaskResult.objects.filter(task_path="premura.conversations.tasks.deliver_message").exists()
+    assert not DBTaskResult.objects.filter(
+        task_path="premura.conversations.tasks.deliver_message"
+    ).exists()
 
 
 def _subprocess_env() -> dict[str, str]:
     """Environment for a `premura` subprocess on the test database."""
     db = connection.settings_dict
-    env = {**os.environ, "PREMURA_DATA_DIR": str(settings.DATA_DIR), "DJANGO_SETTINGS_MODULE": "premura.settings"}
+    env = {
+        **os.environ,
+        "PREMURA_DATA_DIR": str(settings.DATA_DIR),
+        "DJANGO_SETTINGS_MODULE": "premura.settings",
+    }
     if connection.vendor == "postgresql":
-        env["DATABASE_URL"] = f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+        env["DATABASE_URL"] = (
+            f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+        )
     else:
         env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
     env["PREMURA_OUTBOX_STALE_SECONDS"] = "1"
@@ -238,7 +261,13 @@ def test_committed_reply_is_delivered_by_a_worker_started_later(
     message = reply(conversation, admin, "Arriva domani")
 
     # when: a worker starts afterwards
-    subprocess.run(_premura("worker", "--batch"), env=_subprocess_env(), check=True, timeout=120, capture_output=True)
+    subprocess.run(
+        _premura("worker", "--batch"),
+        env=_subprocess_env(),
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
 
     # then
     message.refresh_from_db()
@@ -257,7 +286,12 @@ def test_worker_killed_mid_delivery_loses_nothing(
     webhook_receiver.hold = threading.Event()
     conversation = _conversation(api_inbox, webhook_receiver.url)
     message = reply(conversation, admin, "Arriva domani")
-    worker = subprocess.Popen(_premura("worker"), env=_subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen(
+        _premura("worker"),
+        env=_subprocess_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 60
         while not webhook_receiver.requests and time.monotonic() < deadline:
@@ -278,9 +312,16 @@ def test_worker_killed_mid_delivery_loses_nothing(
     env = _subprocess_env()
     code = "from premura.conversations.outbox import sweep; print(sweep())"
     swept = subprocess.run(
-        _premura("shell", "-c", code), env=env, check=True, timeout=60, capture_output=True, text=True
+        _premura("shell", "-c", code),
+        env=env,
+        check=True,
+        timeout=60,
+        capture_output=True,
+        text=True,
     )
-    subprocess.run(_premura("worker", "--batch"), env=env, check=True, timeout=120, capture_output=True)
+    subprocess.run(
+        _premura("worker", "--batch"), env=env, check=True, timeout=120, capture_output=True
+    )
 
     # then: delivered once more with the same delivery id, nothing lost
     assert swept.stdout.strip().splitlines()[-1] == "1"
