@@ -114,7 +114,7 @@ def test_permission_matrix(
 
     # when
     results = {}
-    for name, (need, call) in _requests(conversation).items():
+    for name, (_need, call) in _requests(conversation).items():
         response = call(client)
         results[name] = response.status_code  # type: ignore[attr-defined]
 

@@ -308,7 +308,8 @@ def test_admin_creates_inbox_team_and_agent(admin_client: APIClient) -> None:
     assert inbox.status_code == 201
     assert inbox.json()["token"].startswith("prm_in_")
     assert inbox.json()["webhook_secret"].startswith("whsec_")
-    assert "token" not in listed[0] and "webhook_secret" not in listed[0]
+    assert "token" not in listed[0]
+    assert "webhook_secret" not in listed[0]
     assert agent.status_code == 201
     assert admin_client.post("/api/v1/agents", {"email": "luca@example.com"}).status_code == 409
     assert (
