@@ -174,6 +174,32 @@ def add_note(conversation: Conversation, author: User, text: str) -> Message:
     return message
 
 
+def _hand_over(
+    conversation: Conversation,
+    actor: User | None,
+    *,
+    field: str,
+    new: int | None,
+    kind: str,
+    handover_note: str,
+) -> Conversation:
+    """Change the assignee or the team, with the event (and handover note) that records it."""
+    if actor is not None:
+        require_act(actor, conversation)
+    with transaction.atomic():
+        conversation = _lock(conversation)
+        previous = getattr(conversation, f"{field}_id")
+        if previous == new:
+            return conversation
+        setattr(conversation, f"{field}_id", new)
+        conversation.save(update_fields=[field])
+        payload: dict[str, Any] = {"from": previous, "to": new}
+        if handover_note:
+            payload["handover_note"] = handover_note
+        _event(conversation, kind, actor, payload)
+    return conversation
+
+
 def assign(
     conversation: Conversation,
     actor: User | None,
@@ -182,21 +208,14 @@ def assign(
     handover_note: str = "",
 ) -> Conversation:
     """Give the conversation to an agent (or to nobody)."""
-    if actor is not None:
-        require_act(actor, conversation)
-    with transaction.atomic():
-        conversation = _lock(conversation)
-        previous = conversation.assignee_id
-        new = assignee.pk if assignee is not None else None
-        if previous == new:
-            return conversation
-        conversation.assignee_id = new
-        conversation.save(update_fields=["assignee"])
-        payload: dict[str, Any] = {"from": previous, "to": new}
-        if handover_note:
-            payload["handover_note"] = handover_note
-        _event(conversation, ConversationEvent.Kind.ASSIGNED, actor, payload)
-    return conversation
+    return _hand_over(
+        conversation,
+        actor,
+        field="assignee",
+        new=assignee.pk if assignee is not None else None,
+        kind=ConversationEvent.Kind.ASSIGNED,
+        handover_note=handover_note,
+    )
 
 
 def set_team(
@@ -207,21 +226,14 @@ def set_team(
     handover_note: str = "",
 ) -> Conversation:
     """Move the conversation to a team (routing does this with actor None)."""
-    if actor is not None:
-        require_act(actor, conversation)
-    with transaction.atomic():
-        conversation = _lock(conversation)
-        previous = conversation.team_id
-        new = team.pk if team is not None else None
-        if previous == new:
-            return conversation
-        conversation.team_id = new
-        conversation.save(update_fields=["team"])
-        payload: dict[str, Any] = {"from": previous, "to": new}
-        if handover_note:
-            payload["handover_note"] = handover_note
-        _event(conversation, ConversationEvent.Kind.TEAM_CHANGED, actor, payload)
-    return conversation
+    return _hand_over(
+        conversation,
+        actor,
+        field="team",
+        new=team.pk if team is not None else None,
+        kind=ConversationEvent.Kind.TEAM_CHANGED,
+        handover_note=handover_note,
+    )
 
 
 def set_status(
