@@ -86,7 +86,8 @@ def test_new_message_creates_contact_conversation_and_message(
     assert events == ["created", "message_in"]
     raw = RawInbound.objects.get()
     assert json.loads(bytes(raw.body)) == body
-    assert raw.state == "processed"
+    assert raw.state == "received"
+    assert Message.objects.get().raw_id == raw.pk
 
 
 def test_replay_answers_200_with_same_body_and_writes_nothing(
@@ -482,3 +483,31 @@ def test_receipt_for_message_of_other_inbox_is_404(
 
     # then
     assert response.status_code == 404
+
+
+def test_failed_processing_keeps_raw_payload_and_a_retry_succeeds(
+    api_inbox: NewAPIInbox, inbox_client: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: ingest breaks after the raw payload was stored
+    from premura.conversations import ingest as ingest_module
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(ingest_module, "resolve_contact", broken)
+    failed = inbox_client.post(url(api_inbox.inbox), message_body())
+    raw = RawInbound.objects.get()
+    monkeypatch.undo()
+
+    # when: the caller retries
+    retried = inbox_client.post(url(api_inbox.inbox), message_body())
+
+    # then
+    assert failed.status_code == 500
+    assert failed.json()["error"]["code"] == "server_error"
+    assert (raw.state, raw.attempts) == ("failed", 1)
+    assert "database went away" in raw.error
+    assert retried.status_code == 201
+    assert Message.objects.get().raw_id == raw.pk
+    assert RawInbound.objects.get().state == "received"
+    assert Contact.objects.count() == 1

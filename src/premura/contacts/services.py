@@ -84,8 +84,8 @@ def _fill_blanks(contact: Contact, info: ContactInfo) -> None:
         contact.save(update_fields=[*changed, "updated_at"])
 
 
-def resolve_contact(info: ContactInfo) -> Contact:
-    """The contact behind a channel identity, locked for this transaction; created when new.
+def resolve_contact(info: ContactInfo) -> tuple[Contact, bool]:
+    """The contact behind a channel identity, locked for this transaction, and whether it is new.
 
     The channel's own identity wins; otherwise a known email or phone links the new identity to
     the existing customer, so one person keeps one history across channels. Concurrent first
@@ -109,9 +109,9 @@ def resolve_contact(info: ContactInfo) -> Contact:
             if other is not None:
                 contact = locked.get(pk=other)
         if contact is not None:
-            _attach_missing(contact, keys)
+            _attach_missing(contact, keys, info)
             _fill_blanks(contact, info)
-            return contact
+            return contact, False
         try:
             with transaction.atomic():
                 contact = Contact.objects.create(
@@ -128,7 +128,7 @@ def resolve_contact(info: ContactInfo) -> Contact:
                         for k in keys
                     ]
                 )
-                return contact
+                return contact, True
         except IntegrityError:
             # Another transaction created this customer a moment ago: look again.
             continue
@@ -142,9 +142,15 @@ def _any(keys: list[IdentityKey]) -> Q:
     return q
 
 
-def _attach_missing(contact: Contact, keys: list[IdentityKey]) -> None:
-    """Link the identities this message revealed; ids that belong to someone else stay there."""
-    if len(keys) == 1:
+def _attach_missing(contact: Contact, keys: list[IdentityKey], info: ContactInfo) -> None:
+    """Link the identities this message revealed; ids that belong to someone else stay there.
+
+    The contact's own email and phone got their identities when they were set, so a message
+    repeating them (the usual case) costs no statement.
+    """
+    known_email = not info.email or normalize_email(info.email) == contact.email
+    known_phone = not info.phone or info.phone == contact.phone
+    if len(keys) == 1 or (known_email and known_phone):
         return
     Identity.objects.bulk_create(
         [

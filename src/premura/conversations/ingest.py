@@ -2,8 +2,10 @@
 
 A channel adapter turns a provider payload into an `InboundMessage` and calls `ingest()`, which:
 
-1. returns the stored message at once when (inbox, provider message id) was already ingested;
-2. stores the raw payload, committed on its own, so a bug further on loses nothing;
+1. returns the stored message at once when (inbox, provider message id) was already ingested
+   (the raw insert's ON CONFLICT tells, in the same statement);
+2. stores the raw payload, committed on its own, so a bug further on loses nothing (a raw row
+   is processed once a message points at it; a failure marks it "failed" with the error);
 3. in one transaction: resolves the contact by its channel identity (creating it when new), threads
    the message into the caller's thread, the contact's open case in that inbox or a case resolved
    within the reopen window (reopening it), or a new case; appends the message, its attachments
@@ -16,12 +18,13 @@ on `message_unique_provider_id` and gets the stored message back.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -114,36 +117,72 @@ def _already_ingested(inbox: Inbox, provider_message_id: str) -> Message | None:
     )
 
 
-def _store_raw(inbox: Inbox, inbound: InboundMessage, raw: RawPayload) -> RawInbound:
-    """Commit the raw payload on its own (or reuse the row of an earlier failed attempt)."""
-    row = RawInbound(
+def _store_raw(inbox: Inbox, inbound: InboundMessage, raw: RawPayload) -> RawInbound | None:
+    """Commit the raw payload on its own; returns the new row, or None when it was stored before.
+
+    One statement, `INSERT … ON CONFLICT DO NOTHING RETURNING id`: a payload already stored (a
+    replay, or an earlier attempt that failed further on) inserts nothing and returns no id.
+    """
+    table = RawInbound._meta.db_table
+    received_at = timezone.now()
+    params = [
+        inbox.pk,
+        inbound.provider_message_id,
+        raw.content_type[:100],
+        raw.body,
+        json.dumps(raw.headers),
+        RawInbound.State.RECEIVED,
+        "",
+        0,
+        received_at,
+    ]
+    conflict = ""
+    if inbound.provider_message_id:
+        # The conflict target repeats the partial index's condition as Django wrote it: SQLite
+        # only matches a partial unique index on the same expression.
+        conflict = (
+            ' ON CONFLICT ("inbox_id", "provider_message_id")'
+            " WHERE NOT (\"provider_message_id\" = '') DO NOTHING"
+        )
+    sql = (
+        f"INSERT INTO {table} (inbox_id, provider_message_id, content_type, body, headers, state,"  # noqa: S608 - table name from the model
+        f" error, attempts, received_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s){conflict}"
+        " RETURNING id"
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return RawInbound(
+        id=row[0],
         inbox=inbox,
         provider_message_id=inbound.provider_message_id,
         content_type=raw.content_type[:100],
-        body=raw.body,
         headers=raw.headers,
+        received_at=received_at,
     )
-    try:
-        with transaction.atomic():
-            row.save(force_insert=True)
-    except IntegrityError:
-        existing = RawInbound.objects.filter(
-            inbox=inbox, provider_message_id=inbound.provider_message_id
-        ).first()
-        if existing is None:
-            raise
-        return existing
-    return row
 
 
 def ingest(inbox: Inbox, inbound: InboundMessage, raw: RawPayload | None = None) -> IngestResult:
     """Store an inbound customer message in its case; safe to call again with the same message."""
     for attachment in inbound.attachments:
         check_size(len(attachment.content))
-    existing = _already_ingested(inbox, inbound.provider_message_id)
-    if existing is not None:
-        return IngestResult(existing, created=False)
-    raw_row = _store_raw(inbox, inbound, raw) if raw is not None else None
+    raw_row = None
+    if raw is not None:
+        raw_row = _store_raw(inbox, inbound, raw)
+        if raw_row is None:
+            # Seen before: a replay (answer with the stored message) or an earlier failed attempt.
+            existing = _already_ingested(inbox, inbound.provider_message_id)
+            if existing is not None:
+                return IngestResult(existing, created=False)
+            raw_row = RawInbound.objects.defer("body").get(
+                inbox=inbox, provider_message_id=inbound.provider_message_id
+            )
+    else:
+        existing = _already_ingested(inbox, inbound.provider_message_id)
+        if existing is not None:
+            return IngestResult(existing, created=False)
     try:
         with transaction.atomic():
             message = _ingest_in_transaction(inbox, inbound, raw_row)
@@ -188,6 +227,7 @@ def _find_conversation(
 def _new_conversation(
     inbox: Inbox, contact: Contact, inbound: InboundMessage, at: dt.datetime
 ) -> tuple[Conversation, bool]:
+    # Born with its first message: one INSERT, no UPDATE after it.
     conversation = Conversation(
         contact=contact,
         inbox=inbox,
@@ -196,6 +236,9 @@ def _new_conversation(
         language=inbound.language or contact.language,
         created_at=at,
         last_activity_at=at,
+        first_customer_message_at=at,
+        last_customer_message_at=at,
+        last_sequence=1,
     )
     if not inbound.thread_key:
         conversation.save(force_insert=True)
@@ -212,28 +255,10 @@ def _new_conversation(
     return conversation, True
 
 
-def _ingest_in_transaction(
-    inbox: Inbox, inbound: InboundMessage, raw_row: RawInbound | None
-) -> Message:
-    now = timezone.now()
-    at = (inbound.sent_at or now) if inbound.historical else now
-    contact = resolve_contact(inbound.contact)
-    conversation = _find_conversation(inbox, contact, inbound, now)
-    events: list[ConversationEvent] = []
-    created = False
-    if conversation is None:
-        conversation, created = _new_conversation(inbox, contact, inbound, at)
-        if created:
-            events.append(
-                ConversationEvent(
-                    conversation=conversation,
-                    kind=ConversationEvent.Kind.CREATED,
-                    actor_contact=contact,
-                    payload={"inbox": inbox.pk, "channel": inbox.kind},
-                    created_at=at,
-                )
-            )
-
+def _advance(
+    conversation: Conversation, contact: Contact, at: dt.datetime, events: list[ConversationEvent]
+) -> None:
+    """Take the next sequence number in an existing case, waking or reopening it."""
     update_fields = ["last_sequence", "last_customer_message_at", "last_activity_at"]
     if conversation.status == Conversation.Status.RESOLVED:
         conversation.reopened_count += 1
@@ -269,6 +294,37 @@ def _ingest_in_transaction(
     conversation.last_activity_at = max(at, conversation.last_activity_at)
     conversation.save(update_fields=update_fields)
 
+
+def _ingest_in_transaction(
+    inbox: Inbox, inbound: InboundMessage, raw_row: RawInbound | None
+) -> Message:
+    now = timezone.now()
+    at = (inbound.sent_at or now) if inbound.historical else now
+    contact, new_contact = resolve_contact(inbound.contact)
+    # A customer met a moment ago has no case yet (unless the caller's thread key names one).
+    conversation = (
+        None
+        if new_contact and not inbound.thread_key
+        else _find_conversation(inbox, contact, inbound, now)
+    )
+    events: list[ConversationEvent] = []
+    created = False
+    if conversation is None:
+        conversation, created = _new_conversation(inbox, contact, inbound, at)
+        if created:
+            events.append(
+                ConversationEvent(
+                    conversation=conversation,
+                    kind=ConversationEvent.Kind.CREATED,
+                    actor_contact=contact,
+                    payload={"inbox": inbox.pk, "channel": inbox.kind},
+                    created_at=at,
+                )
+            )
+
+    if not created:
+        _advance(conversation, contact, at, events)
+
     message = Message(
         conversation=conversation,
         inbox=inbox,
@@ -284,6 +340,9 @@ def _ingest_in_transaction(
         created_at=at,
     )
     message.save(force_insert=True)
+    if raw_row is not None and raw_row.state == RawInbound.State.FAILED:
+        # An earlier attempt failed; this one succeeds: the row is processed now.
+        RawInbound.objects.filter(pk=raw_row.pk).update(state=RawInbound.State.RECEIVED, error="")
     for item in inbound.attachments:
         store_attachment(message, item.filename, item.content, item.declared_content_type)
     events.append(
@@ -297,8 +356,6 @@ def _ingest_in_transaction(
         )
     )
     ConversationEvent.objects.bulk_create(events)
-    if raw_row is not None:
-        RawInbound.objects.filter(pk=raw_row.pk).update(state=RawInbound.State.PROCESSED)
     message.conversation = conversation
     conversation.contact = contact
     if not inbound.historical:

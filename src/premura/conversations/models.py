@@ -152,11 +152,13 @@ OPEN_STATUSES = (
 
 
 class RawInbound(models.Model):
-    """A provider payload exactly as it arrived, stored before anything else happens."""
+    """A provider payload exactly as it arrived, stored before anything else happens.
+
+    Processed once a message points at it (`Message.raw`); "failed" records why ingest stopped.
+    """
 
     class State(models.TextChoices):
         RECEIVED = "received", _("Received")
-        PROCESSED = "processed", _("Processed")
         FAILED = "failed", _("Failed")
 
     inbox = models.ForeignKey(
@@ -183,7 +185,7 @@ class RawInbound(models.Model):
         ]
         indexes = [
             models.Index(
-                fields=["received_at"], condition=~Q(state="processed"), name="raw_unprocessed_idx"
+                fields=["received_at"], condition=Q(state="failed"), name="raw_failed_idx"
             ),
         ]
 
