@@ -21,7 +21,7 @@ import datetime as dt
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -125,13 +125,13 @@ def _store_raw(inbox: Inbox, inbound: InboundMessage, raw: RawPayload) -> RawInb
     """
     table = RawInbound._meta.db_table
     received_at = timezone.now()
-    params = [
+    params: list[Any] = [
         inbox.pk,
         inbound.provider_message_id,
         raw.content_type[:100],
         raw.body,
         json.dumps(raw.headers),
-        RawInbound.State.RECEIVED,
+        str(RawInbound.State.RECEIVED),
         "",
         0,
         received_at,
