@@ -58,11 +58,15 @@ class Conversation(models.Model):
         HIGH = 3, _("High")
         URGENT = 4, _("Urgent")
 
+    # These four foreign keys have no index of their own: each leads a composite index below.
     contact = models.ForeignKey(
-        "contacts.Contact", on_delete=models.PROTECT, related_name="conversations"
+        "contacts.Contact", on_delete=models.PROTECT, related_name="conversations", db_index=False
     )
     inbox = models.ForeignKey(
-        "premura_channels.Inbox", on_delete=models.PROTECT, related_name="conversations"
+        "premura_channels.Inbox",
+        on_delete=models.PROTECT,
+        related_name="conversations",
+        db_index=False,
     )
     team = models.ForeignKey(
         "routing.Team",
@@ -70,6 +74,7 @@ class Conversation(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="conversations",
+        db_index=False,
     )
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -77,6 +82,7 @@ class Conversation(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="assigned_conversations",
+        db_index=False,
     )
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.OPEN
@@ -217,7 +223,7 @@ class Message(models.Model):
         FAILED = "failed", _("Failed")
 
     conversation = models.ForeignKey(
-        Conversation, on_delete=models.CASCADE, related_name="messages"
+        Conversation, on_delete=models.CASCADE, related_name="messages", db_index=False
     )
     # Copied from the conversation so that (inbox, provider_message_id) can be unique.
     inbox = models.ForeignKey("premura_channels.Inbox", on_delete=models.PROTECT, related_name="+")
@@ -235,7 +241,12 @@ class Message(models.Model):
     html = models.TextField(blank=True)
     provider_message_id = models.CharField(max_length=255, blank=True, default="")
     raw = models.ForeignKey(
-        RawInbound, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        RawInbound,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     sent_at = models.DateTimeField(
         null=True, blank=True, help_text=_("When the sender says it was sent")
@@ -270,6 +281,15 @@ class Message(models.Model):
                 fields=["delivery_state", "next_attempt_at"],
                 condition=Q(delivery_state__in=["queued", "sending"]),
                 name="message_outbox_idx",
+            ),
+            # The conversation key is indexed by message_sequence_unique; most messages have no raw
+            # payload (outbound, imported), so only the others are indexed by it.
+            models.Index(fields=["raw"], condition=Q(raw__isnull=False), name="message_raw_idx"),
+            # The API channel's receivers dedupe on delivery ids; support looks messages up by it.
+            models.Index(
+                fields=["delivery_id"],
+                condition=~Q(delivery_state=""),
+                name="message_delivery_id_idx",
             ),
         ]
 
@@ -322,7 +342,9 @@ class ConversationEvent(models.Model):
         SURVEY_ANSWERED = "survey_answered", _("Survey answered")
         EXTERNAL_EVENT = "external_event", _("External event")
 
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     kind = models.CharField(max_length=32, choices=Kind.choices)
     actor_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -340,6 +362,7 @@ class ConversationEvent(models.Model):
         verbose_name = _("conversation event")
         verbose_name_plural = _("conversation events")
         indexes = [
+            # Also the index of the conversation foreign key.
             models.Index(fields=["conversation", "created_at", "id"], name="event_conv_idx"),
             models.Index(fields=["kind", "created_at"], name="event_kind_idx"),
         ]
