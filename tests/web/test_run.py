@@ -41,8 +41,6 @@ def running(tmp_path: Path) -> Iterator[dict[str, str]]:
             "run",
             "--port",
             str(port),
-            "--demo-conversations",
-            "30",
         ],
         env=env,
         stdout=subprocess.PIPE,
