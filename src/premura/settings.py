@@ -250,5 +250,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("PREMURA_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # One line per task run is noise in the embedded server's console; failures still show.
+        "django_tasks": {"level": os.environ.get("PREMURA_TASKS_LOG_LEVEL", "WARNING")},
+        "django_tasks_db": {"level": os.environ.get("PREMURA_TASKS_LOG_LEVEL", "WARNING")},
+    },
 }

@@ -62,7 +62,7 @@ def run_forever(stop: threading.Event, interval: float = 5.0) -> None:
             close_old_connections()
             names = tick()
             if names:
-                logger.info("scheduler enqueued %s", ", ".join(names))
+                logger.debug("scheduler enqueued %s", ", ".join(names))
         except Exception:
             logger.exception("scheduler tick failed")
         finally:
