@@ -151,3 +151,13 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
         receiver.hold.set()
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def _forget_inbox_tokens() -> Iterator[None]:
+    """Each test starts without tokens remembered by an earlier one (ids are reused)."""
+    from premura.channels.services import forget_cached_tokens
+
+    forget_cached_tokens()
+    yield
+    forget_cached_tokens()

@@ -154,7 +154,9 @@ elif _default_db["ENGINE"] == "django.db.backends.postgresql":
         }
     else:
         _default_db["CONN_MAX_AGE"] = env_int("PREMURA_DB_CONN_MAX_AGE", 600)
-        _default_db["CONN_HEALTH_CHECKS"] = True
+        # A health check costs a round trip per request; after a database restart the first
+        # request of each thread fails instead (PREMURA_DB_HEALTH_CHECKS=1 to trade back).
+        _default_db["CONN_HEALTH_CHECKS"] = env_bool("PREMURA_DB_HEALTH_CHECKS", False)
 DATABASES = {"default": _default_db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -511,3 +511,19 @@ def test_failed_processing_keeps_raw_payload_and_a_retry_succeeds(
     assert Message.objects.get().raw_id == raw.pk
     assert RawInbound.objects.get().state == "received"
     assert Contact.objects.count() == 1
+
+
+def test_rotated_token_stops_working_at_once(
+    api_inbox: NewAPIInbox, inbox_client: APIClient
+) -> None:
+    # given: the token was used (and is remembered by this process)
+    from premura.channels.services import rotate_inbox_token
+
+    assert inbox_client.post(url(api_inbox.inbox), message_body("m-1")).status_code == 201
+
+    # when
+    new_token = rotate_inbox_token(api_inbox.inbox)
+
+    # then
+    assert inbox_client.post(url(api_inbox.inbox), message_body("m-2")).status_code == 401
+    assert APIClient(new_token).post(url(api_inbox.inbox), message_body("m-2")).status_code == 201

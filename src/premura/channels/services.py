@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -44,11 +46,38 @@ def rotate_inbox_token(inbox: Inbox) -> str:
     token, token_hash = new_token(INBOX_TOKEN_PREFIX)
     inbox.token_hash = token_hash
     inbox.save(update_fields=["token_hash"])
+    forget_cached_tokens()
     return token
+
+
+# Inbound traffic authenticates every message with the inbox token; each process remembers the
+# answer for a few seconds. A rotated token or a deactivated inbox stops working within that time.
+TOKEN_CACHE_SECONDS = 10.0
+_token_cache: dict[str, tuple[float, Inbox]] = {}
+_token_cache_lock = threading.Lock()
 
 
 def inbox_for_token(token: str) -> Inbox | None:
     """The active inbox a bearer token opens, or None."""
     if not token.startswith(INBOX_TOKEN_PREFIX):
         return None
-    return Inbox.objects.filter(token_hash=hash_token(token), is_active=True).first()
+    token_hash = hash_token(token)
+    now = time.monotonic()
+    cached = _token_cache.get(token_hash)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    inbox = Inbox.objects.filter(token_hash=token_hash, is_active=True).first()
+    with _token_cache_lock:
+        if inbox is None:
+            _token_cache.pop(token_hash, None)
+        else:
+            if len(_token_cache) > 10_000:
+                _token_cache.clear()
+            _token_cache[token_hash] = (now + TOKEN_CACHE_SECONDS, inbox)
+    return inbox
+
+
+def forget_cached_tokens() -> None:
+    """Drop remembered tokens (after a rotation or deactivation in this process, and in tests)."""
+    with _token_cache_lock:
+        _token_cache.clear()
