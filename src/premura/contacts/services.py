@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import phonenumbers
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -94,11 +94,7 @@ def resolve_contact(info: ContactInfo) -> tuple[Contact, bool]:
     keys = _keys(info)
     locked = Contact.objects.select_for_update(of=("self",))
     for _attempt in range(3):
-        contact = locked.filter(
-            identities__kind=keys[0].kind,
-            identities__scope=keys[0].scope,
-            identities__external_id=keys[0].external_id,
-        ).first()
+        contact = _contact_by_identity(keys[0])
         if contact is None and len(keys) > 1:
             other = (
                 Identity.objects.filter(_any(keys[1:]))
@@ -133,6 +129,25 @@ def resolve_contact(info: ContactInfo) -> tuple[Contact, bool]:
             # Another transaction created this customer a moment ago: look again.
             continue
     raise RuntimeError(f"could not resolve contact for {keys[0]}")
+
+
+_CONTACT = Contact._meta.db_table
+_IDENTITY = Identity._meta.db_table
+# Runs for every inbound message: written as SQL once instead of compiled by the ORM each time.
+_BY_IDENTITY_SQL = (
+    f'SELECT c.* FROM "{_CONTACT}" c JOIN "{_IDENTITY}" i ON i."contact_id" = c."id"'  # noqa: S608
+    ' WHERE i."kind" = %s AND i."scope" = %s AND i."external_id" = %s LIMIT 1'
+)
+
+
+def _contact_by_identity(key: IdentityKey) -> Contact | None:
+    """The contact with this identity, locked for the transaction."""
+    sql = _BY_IDENTITY_SQL
+    if connection.features.has_select_for_update_of:
+        sql += " FOR UPDATE OF c"
+    elif connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    return next(iter(Contact.objects.raw(sql, [key.kind, key.scope, key.external_id])), None)
 
 
 def _any(keys: list[IdentityKey]) -> Q:
