@@ -82,8 +82,20 @@ def test_new_message_creates_contact_conversation_and_message(
         ("email", "", "mario@example.it"),
         ("phone", "", "+393471234567"),
     }
-    events = list(ConversationEvent.objects.order_by("id").values_list("kind", flat=True))
-    assert events == ["created", "message_in"]
+    events = list(ConversationEvent.objects.order_by("id").values_list("kind", "payload"))
+    assert events == [
+        ("created", {"inbox": api_inbox.inbox.pk, "channel": "api"}),
+        ("message_in", {"sequence": 1, "channel": "api"}),
+    ]
+    message = Message.objects.get()
+    conversation = Conversation.objects.get()
+    assert (
+        message.created_at.isoformat().replace("+00:00", "Z")[:23]
+        == data["message"]["created_at"][:23]
+    )
+    assert conversation.first_customer_message_at == message.created_at
+    assert conversation.last_activity_at == message.created_at
+    assert ConversationEvent.objects.filter(created_at=message.created_at).count() == 2
     raw = RawInbound.objects.get()
     assert json.loads(bytes(raw.body)) == body
     assert raw.state == "received"

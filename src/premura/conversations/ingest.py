@@ -28,6 +28,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from premura.contacts.services import ContactInfo, resolve_contact
+from premura.conversations import statements
 from premura.conversations.attachments import check_size, store_attachment
 from premura.conversations.models import (
     OPEN_STATUSES,
@@ -217,7 +218,8 @@ def _find_conversation(
         sql, params = _THREAD_SQL, [inbox.pk, inbound.thread_key]
     else:
         cutoff = now - dt.timedelta(days=settings.PREMURA_REOPEN_WINDOW_DAYS)
-        sql, params = _OPEN_CASE_SQL, [contact.pk, inbox.pk, *OPEN_STATUSES, cutoff]
+        stored_cutoff = connection.ops.adapt_datetimefield_value(cutoff)
+        sql, params = _OPEN_CASE_SQL, [contact.pk, inbox.pk, *OPEN_STATUSES, stored_cutoff]
     if connection.features.has_select_for_update:
         sql += " FOR UPDATE"
     return next(iter(Conversation.objects.raw(sql, params)), None)
@@ -301,7 +303,7 @@ def _advance(
     conversation.last_sequence += 1
     conversation.last_customer_message_at = at
     conversation.last_activity_at = max(at, conversation.last_activity_at)
-    conversation.save(update_fields=update_fields)
+    statements.update(conversation, update_fields)
 
 
 def _ingest_in_transaction(
@@ -348,7 +350,7 @@ def _ingest_in_transaction(
         sent_at=inbound.sent_at,
         created_at=at,
     )
-    message.save(force_insert=True)
+    statements.insert([message])
     if raw_row is not None and raw_row.state == RawInbound.State.FAILED:
         # An earlier attempt failed; this one succeeds: the row is processed now.
         RawInbound.objects.filter(pk=raw_row.pk).update(state=RawInbound.State.RECEIVED, error="")
@@ -364,7 +366,7 @@ def _ingest_in_transaction(
             created_at=at,
         )
     )
-    ConversationEvent.objects.bulk_create(events)
+    statements.insert(events)
     message.conversation = conversation
     conversation.contact = contact
     if not inbound.historical:
