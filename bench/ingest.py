@@ -1,20 +1,22 @@
 """Throughput of the inbound API channel: `POST /api/v1/inboxes/{id}/messages` under load.
 
-    .venv/bin/python bench/ingest.py [--messages 20000] [--concurrency 32] [--workers 2]
+    .venv/bin/python bench/ingest.py [--messages 8000] [--concurrency 32] [--workers 2]
         [--threads 8] [--new-ratio 0.3] [--thread-ratio 0.2] [--warmup 1000]
         [--client raw|httpx] [--database-url postgres://postgres@127.0.0.1:5432/premura_ingest_bench]
         [--query-sample 300] [--profile 0] [--keep]
 
 What it does:
 
-1. drops and recreates a dedicated PostgreSQL database (its name must contain "bench"), runs
+1. drops and recreates a dedicated PostgreSQL database (its name must contain "bench"; one run
+   at a time per database, an advisory lock makes a second run wait), runs
    `premura migrate`, `premura inbox create api`, starts `premura web` (gunicorn gthread, WSGI)
    on a free port and waits for /healthz;
 2. posts --warmup messages (not measured), then --messages measured ones, from a cheap asyncio
    client (`raw`: HTTP/1.1 written by hand over keep-alive streams, uvloop when installed;
-   `httpx`: httpx.AsyncClient) with --concurrency connections. A fraction --new-ratio of the
-   messages come from customers never seen before, the others from earlier customers; every
-   message has its own message_id, a fraction --thread-ratio carries a thread key;
+   `httpx`: httpx.AsyncClient) with --concurrency connections (the raw client spreads them evenly
+   over the gunicorn workers). A fraction --new-ratio of the messages come from customers never
+   seen before, the others from earlier customers; every message has its own message_id, a
+   fraction --thread-ratio carries a thread key; ANALYZE runs between the two phases;
 3. reports messages/s and latency p50/p95/p99 of the measured phase, checks every answer was 201,
    the CPU spent per message by the client, gunicorn and PostgreSQL (from /proc), and after
    stopping the server verifies in the database that every message, raw payload and routing task
@@ -56,7 +58,7 @@ import tempfile
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -174,13 +176,37 @@ def recreate_database(url: str) -> None:
     name = database_name(url)
     if "bench" not in name:
         raise SystemExit(f"refusing to drop database {name!r}: its name must contain 'bench'")
-    parts = urlsplit(url)
-    maintenance = urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, ""))
-    with psycopg.connect(maintenance, autocommit=True) as conn:
+    with psycopg.connect(maintenance_url(url), autocommit=True) as conn:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def maintenance_url(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, ""))
+
+
+@contextlib.contextmanager
+def exclusive_run(url: str) -> Iterator[None]:
+    """One run at a time per bench database: a second run would drop the first one's database.
+
+    A PostgreSQL advisory lock, held by a connection to the maintenance database for the whole
+    run (released when it closes, even if this process dies); a second run waits for it.
+    """
+    import psycopg
+
+    key = f"premura-bench-ingest:{database_name(url)}"
+    conn = psycopg.connect(maintenance_url(url), autocommit=True)
+    try:
+        row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [key]).fetchone()
+        if not (row and row[0]):
+            log(f"another run is using {database_name(url)}: waiting for it to finish")
+            conn.execute("SELECT pg_advisory_lock(hashtext(%s))", [key])
+        yield
+    finally:
+        conn.close()
 
 
 def premura(env: dict[str, str], *args: str) -> str:
@@ -396,9 +422,11 @@ class RawConnection:
         self.port = port
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.local_port = 0
 
     async def connect(self) -> None:
         self.reader, self.writer = await asyncio.open_connection(HOST, self.port)
+        self.local_port = self.writer.get_extra_info("sockname")[1]
 
     async def close(self) -> None:
         if self.writer is not None:
@@ -455,13 +483,38 @@ class RawClient:
             "Content-Type: application/json\r\nContent-Length: "
         ).encode()
         self.connections = [RawConnection(port) for _ in range(concurrency)]
+        self.split: list[int] = []
 
-    async def open(self) -> None:
-        # One by one, a little apart: opened all at once, the connections tend to land on the
-        # gunicorn worker that wakes first, and keep-alive keeps them there.
+    async def open(self, workers: list[int]) -> None:
+        """Open the connections, spread evenly over the gunicorn workers.
+
+        Every worker accepts on the shared socket and keeps a keep-alive connection for good;
+        opened in a burst, most connections land on the worker that wakes first (seen: all 16 on
+        one of 4 workers). So: look up in /proc which worker holds each connection and reopen
+        those of an overloaded worker until the split is even.
+        """
         for connection in self.connections:
             await connection.connect()
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.005)
+        if len(workers) < 2:
+            return
+        fair = math.ceil(len(self.connections) / len(workers))
+        for _attempt in range(50):
+            await asyncio.sleep(0.05)  # let the workers accept
+            owners = connection_owners(workers)
+            by_worker: dict[int, list[RawConnection]] = {pid: [] for pid in workers}
+            for connection in self.connections:
+                owner = owners.get(connection.local_port)
+                if owner is not None:
+                    by_worker[owner].append(connection)
+            crowded = [conns[fair:] for conns in by_worker.values() if len(conns) > fair]
+            if not crowded:
+                self.split = sorted(len(c) for c in by_worker.values())
+                return
+            for connection in (c for extra in crowded for c in extra):
+                await connection.close()
+                await connection.connect()
+        log("could not spread the connections evenly over the workers")
 
     async def close(self) -> None:
         await asyncio.gather(*(c.close() for c in self.connections))
@@ -476,6 +529,28 @@ class RawClient:
         return results
 
 
+def connection_owners(workers: list[int]) -> dict[int, int]:
+    """Client port -> pid of the gunicorn worker holding that connection (from /proc)."""
+    inode_owner: dict[int, int] = {}
+    for pid in workers:
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                    if target.startswith("socket:["):
+                        inode_owner[int(target[8:-1])] = pid
+    owners: dict[int, int] = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                owner = inode_owner.get(int(fields[9]))
+                remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+                if owner is not None and remote_port:
+                    owners[remote_port] = owner
+    return owners
+
+
 class HttpxClient:
     def __init__(self, port: int, path: str, token: str, concurrency: int) -> None:
         import httpx
@@ -485,9 +560,10 @@ class HttpxClient:
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         self.client = httpx.AsyncClient(limits=limits, timeout=120)
+        self.split: list[int] = []
 
-    async def open(self) -> None:
-        pass
+    async def open(self, workers: list[int]) -> None:
+        pass  # httpx opens its connections lazily: no control over their spread
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -547,7 +623,9 @@ async def run_load(
         client = HttpxClient(server.port, path, token, concurrency)
     warm_requests = client.prepare(warmup.bodies)
     measured_requests = client.prepare(measured.bodies)
-    await client.open()
+    await client.open(server.workers())
+    if client.split:
+        log(f"connections per worker: {client.split}")
     try:
         log(f"warm-up: {len(warm_requests)} messages")
         warm = await client.run(warm_requests, 0)
@@ -566,6 +644,7 @@ async def run_load(
         await client.close()
     cpu = cpu_delta(before, after)
     cpu["calibration_ms"] = calibration
+    cpu["connections_per_worker"] = client.split
     return LoadOutcome(warm, results, elapsed, client_cpu, cpu)
 
 
@@ -887,6 +966,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     tag = f"b{int(time.time())}"
     server: Server | None = None
+    cleanup = contextlib.ExitStack()
+    cleanup.enter_context(exclusive_run(args.database_url))
     try:
         log(f"recreating database {database_name(args.database_url)}")
         recreate_database(args.database_url)
@@ -943,6 +1024,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if server is not None:
             server.stop()
+        cleanup.close()  # releases the database for the next run
         if not args.keep:
             shutil.rmtree(data_dir, ignore_errors=True)
 
@@ -998,6 +1080,7 @@ def main(argv: list[str] | None = None) -> int:
         "cpu_ms_per_message": per_message_ms,
         "machine_busy_pct": cpu["machine_busy_pct"],
         "busiest_worker_share": cpu["busiest_worker_share"],
+        "connections_per_worker": cpu["connections_per_worker"],
         "steal_pct": cpu["steal_pct"],
         "cpu_calibration_ms": cpu["calibration_ms"],
         # CPU used by anything else on the machine while measuring (other people's jobs): when
