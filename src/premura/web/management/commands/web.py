@@ -27,7 +27,7 @@ class Command(BaseCommand):
             default=int(os.environ.get("PREMURA_WEB_WORKERS", os.cpu_count() or 2)),
         )
         parser.add_argument(
-            "--threads", type=int, default=int(os.environ.get("PREMURA_WEB_THREADS", "8"))
+            "--threads", type=int, default=int(os.environ.get("PREMURA_WEB_THREADS", "4"))
         )
         parser.add_argument("--access-log", action="store_true", help="log every request")
 
