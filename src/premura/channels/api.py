@@ -52,6 +52,13 @@ class InboxToken(HttpBearer):
         return inbox
 
 
+def _with_offset(value: dt.datetime | None) -> dt.datetime | None:
+    """Times from other systems must say their offset: a naive time is ambiguous."""
+    if value is not None and value.tzinfo is None:
+        raise ValueError("needs a time zone offset (e.g. 2026-11-23T10:00:00+01:00)")
+    return value
+
+
 class ContactIn(Schema):
     identifier: str = Field(
         ..., min_length=1, max_length=255, description="Your id for the customer"
@@ -97,9 +104,7 @@ class InboundMessageIn(Schema):
     @field_validator("sent_at")
     @classmethod
     def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("sent_at needs a time zone offset (e.g. 2026-11-23T10:00:00+01:00)")
-        return value
+        return _with_offset(value)
 
     @model_validator(mode="after")
     def _something_to_say(self) -> InboundMessageIn:
@@ -185,6 +190,11 @@ class ReceiptIn(Schema):
     error: str = Field("", max_length=2000)
     timestamp: dt.datetime | None = None
 
+    @field_validator("timestamp")
+    @classmethod
+    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
+        return _with_offset(value)
+
 
 class ReceiptOut(Schema):
     message_id: int
@@ -210,8 +220,6 @@ def post_receipt(request: HttpRequest, inbox_id: int, payload: ReceiptIn) -> dic
     )
     if message is None:
         raise APIError(404, "not_found", "No outbound message with this id in this inbox.")
-    if payload.timestamp is not None and payload.timestamp.tzinfo is None:
-        raise APIError(422, "validation_error", "timestamp needs a time zone offset.")
     applied = apply_receipt(message, payload.status, error=payload.error, at=payload.timestamp)
     message.refresh_from_db(fields=["delivery_state"])
     return {"message_id": message.pk, "delivery_state": message.delivery_state, "applied": applied}

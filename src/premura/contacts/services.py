@@ -116,14 +116,7 @@ def resolve_contact(info: ContactInfo) -> tuple[Contact, bool]:
                     phone=info.phone,
                     language=info.language,
                 )
-                Identity.objects.bulk_create(
-                    [
-                        Identity(
-                            contact=contact, kind=k.kind, scope=k.scope, external_id=k.external_id
-                        )
-                        for k in keys
-                    ]
-                )
+                Identity.objects.bulk_create(_identities(contact, keys))
                 return contact, True
         except IntegrityError:
             # Another transaction created this customer a moment ago: look again.
@@ -150,6 +143,14 @@ def _contact_by_identity(key: IdentityKey) -> Contact | None:
     return next(iter(Contact.objects.raw(sql, [key.kind, key.scope, key.external_id])), None)
 
 
+def _identities(contact: Contact, keys: list[IdentityKey]) -> list[Identity]:
+    """Identity rows linking these keys to a contact."""
+    return [
+        Identity(contact=contact, kind=k.kind, scope=k.scope, external_id=k.external_id)
+        for k in keys
+    ]
+
+
 def _any(keys: list[IdentityKey]) -> Q:
     q = Q()
     for key in keys:
@@ -167,13 +168,7 @@ def _attach_missing(contact: Contact, keys: list[IdentityKey], info: ContactInfo
     known_phone = not info.phone or info.phone == contact.phone
     if len(keys) == 1 or (known_email and known_phone):
         return
-    Identity.objects.bulk_create(
-        [
-            Identity(contact=contact, kind=k.kind, scope=k.scope, external_id=k.external_id)
-            for k in keys
-        ],
-        ignore_conflicts=True,
-    )
+    Identity.objects.bulk_create(_identities(contact, keys), ignore_conflicts=True)
 
 
 EDITABLE_FIELDS = ("name", "email", "phone", "language", "notes", "attributes", "organization_id")
@@ -198,13 +193,7 @@ def update_contact(contact: Contact, changes: dict[str, Any]) -> Contact:
         if changes.get("phone"):
             keys.append(IdentityKey(Identity.Kind.PHONE, changes["phone"]))
         if keys:
-            Identity.objects.bulk_create(
-                [
-                    Identity(contact=contact, kind=k.kind, scope=k.scope, external_id=k.external_id)
-                    for k in keys
-                ],
-                ignore_conflicts=True,
-            )
+            Identity.objects.bulk_create(_identities(contact, keys), ignore_conflicts=True)
     return contact
 
 

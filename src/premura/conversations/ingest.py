@@ -235,6 +235,25 @@ _OPEN_CASE_SQL = (
 )
 
 
+def _customer_event(
+    conversation: Conversation,
+    contact: Contact,
+    kind: str,
+    payload: dict[str, Any],
+    at: dt.datetime,
+    message: Message | None = None,
+) -> ConversationEvent:
+    """An event the customer's message caused (written in bulk at the end of ingest)."""
+    return ConversationEvent(
+        conversation=conversation,
+        kind=kind,
+        actor_contact=contact,
+        message=message,
+        payload=payload,
+        created_at=at,
+    )
+
+
 def _new_conversation(
     inbox: Inbox, contact: Contact, inbound: InboundMessage, at: dt.datetime
 ) -> tuple[Conversation, bool]:
@@ -276,22 +295,18 @@ def _advance(
         update_fields += ["reopened_count", "resolved_at"]
         conversation.resolved_at = None
         events.append(
-            ConversationEvent(
-                conversation=conversation,
-                kind=ConversationEvent.Kind.REOPENED,
-                actor_contact=contact,
-                payload={"from": "resolved"},
-                created_at=at,
+            _customer_event(
+                conversation, contact, ConversationEvent.Kind.REOPENED, {"from": "resolved"}, at
             )
         )
     if conversation.status != Conversation.Status.OPEN:
         events.append(
-            ConversationEvent(
-                conversation=conversation,
-                kind=ConversationEvent.Kind.STATUS_CHANGED,
-                actor_contact=contact,
-                payload={"from": conversation.status, "to": Conversation.Status.OPEN},
-                created_at=at,
+            _customer_event(
+                conversation,
+                contact,
+                ConversationEvent.Kind.STATUS_CHANGED,
+                {"from": conversation.status, "to": Conversation.Status.OPEN},
+                at,
             )
         )
         conversation.status = Conversation.Status.OPEN
@@ -324,12 +339,12 @@ def _ingest_in_transaction(
         conversation, created = _new_conversation(inbox, contact, inbound, at)
         if created:
             events.append(
-                ConversationEvent(
-                    conversation=conversation,
-                    kind=ConversationEvent.Kind.CREATED,
-                    actor_contact=contact,
-                    payload={"inbox": inbox.pk, "channel": inbox.kind},
-                    created_at=at,
+                _customer_event(
+                    conversation,
+                    contact,
+                    ConversationEvent.Kind.CREATED,
+                    {"inbox": inbox.pk, "channel": inbox.kind},
+                    at,
                 )
             )
 
@@ -357,13 +372,13 @@ def _ingest_in_transaction(
     for item in inbound.attachments:
         store_attachment(message, item.filename, item.content, item.declared_content_type)
     events.append(
-        ConversationEvent(
-            conversation=conversation,
-            kind=ConversationEvent.Kind.MESSAGE_IN,
-            actor_contact=contact,
-            message=message,
-            payload={"sequence": message.sequence, "channel": inbox.kind},
-            created_at=at,
+        _customer_event(
+            conversation,
+            contact,
+            ConversationEvent.Kind.MESSAGE_IN,
+            {"sequence": message.sequence, "channel": inbox.kind},
+            at,
+            message,
         )
     )
     statements.insert(events)

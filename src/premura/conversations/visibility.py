@@ -16,7 +16,7 @@ import enum
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from premura.conversations.models import Conversation
 
@@ -84,20 +84,3 @@ def listable(user: User | None) -> QuerySet[Conversation]:
     if user is None or not user.is_authenticated or not user.is_active:
         return Conversation.objects.none()
     return Conversation.objects.all()
-
-
-def content_hidden_q(user: User) -> Q:
-    """A filter matching the conversations whose content this user may not see."""
-    if user.is_supervisor_or_admin:
-        return Q(pk__in=[])
-    return (
-        Q(team__restricted=True) & ~Q(team_id__in=_team_ids(user) or [0]) & ~Q(assignee_id=user.pk)
-    )
-
-
-def readable(user: User | None) -> QuerySet[Conversation]:
-    """Conversations whose content the user may read (for search and exports)."""
-    qs = listable(user)
-    if user is None or not user.is_authenticated:
-        return qs
-    return qs.exclude(content_hidden_q(user))
