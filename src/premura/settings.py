@@ -85,6 +85,9 @@ INSTALLED_APPS = [
     "premura.scheduling",
     "premura.demo",
     "premura.api",
+    "premura.search",
+    "premura.inbox",
+    "premura.administration",
     "premura.web",
 ]
 

@@ -22,20 +22,20 @@ def test_login_page_speaks_italian_and_english() -> None:
     assert "<h1>Sign in</h1>" in english.content.decode()
 
 
-def test_home_needs_sign_in_then_shows_counts(admin: User) -> None:
+def test_home_needs_sign_in_then_opens_the_inbox(admin: User) -> None:
     # given
     client = Client(headers={"Accept-Language": "it"})
 
     # when
     anonymous = client.get("/")
     client.post("/login/", {"username": "admin@example.com", "password": "x"})
-    signed_in = client.get("/")
+    signed_in = client.get("/", follow=True)
 
     # then
     assert anonymous.status_code == 302
     assert anonymous["Location"].startswith("/login/")
+    assert signed_in.redirect_chain == [("/inbox/", 302)]
     assert signed_in.status_code == 200
-    assert "conversazioni aperte" in signed_in.content.decode()
 
 
 def test_wrong_password_shows_error(admin: User) -> None:

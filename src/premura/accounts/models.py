@@ -39,11 +39,20 @@ class User(AbstractUser):
         SUPERVISOR = "supervisor", _("Supervisor")
         AGENT = "agent", _("Agent")
 
+    class Availability(models.TextChoices):
+        ONLINE = "online", _("Online")
+        AWAY = "away", _("Away")
+        OFFLINE = "offline", _("Offline")
+
     email = models.EmailField(_("email address"), unique=True)
     role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.AGENT)
     display_name = models.CharField(_("display name"), max_length=150, blank=True)
     language = models.CharField(_("language"), max_length=8, blank=True)
     timezone = models.CharField(_("time zone"), max_length=64, blank=True)
+    signature = models.TextField(_("signature"), blank=True)
+    availability = models.CharField(
+        _("availability"), max_length=8, choices=Availability.choices, default=Availability.ONLINE
+    )
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = ["username"]

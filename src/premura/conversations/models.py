@@ -377,3 +377,32 @@ class ConversationEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise ValueError("conversation events are append-only")
+
+
+class Mention(models.Model):
+    """An agent named with `@` in a private note: it shows in their Mentions view until seen."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="mentions")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mentions", db_index=False
+    )
+    created_at = models.DateTimeField()
+    seen_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("mention")
+        verbose_name_plural = _("mentions")
+        constraints = [
+            models.UniqueConstraint(fields=["message", "user"], name="mention_unique"),
+        ]
+        indexes = [
+            # The Mentions view: an agent's mentions, newest first.
+            models.Index(fields=["user", "-created_at"], name="mention_user_idx"),
+            models.Index(fields=["conversation"], name="mention_conversation_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"@{self.user_id} in {self.conversation_id}"

@@ -1,0 +1,11 @@
+"""Contacts and organizations pages."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+
+
+@login_required
+def contact_list(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("")

@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from premura.inbox import views
+
+app_name = "inbox"
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("palette", views.palette, name="palette"),
+]
