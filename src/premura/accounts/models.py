@@ -53,6 +53,9 @@ class User(AbstractUser):
     availability = models.CharField(
         _("availability"), max_length=8, choices=Availability.choices, default=Availability.ONLINE
     )
+    # Kept by premura.accounts.two_factor beside the TOTP device, so that the page guard knows
+    # without a query whether this agent's sessions must pass the code step.
+    two_factor_enabled = models.BooleanField(_("two-factor sign-in"), default=False)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = ["username"]
