@@ -29,6 +29,10 @@ class ReadMarker(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "conversation"], name="readmarker_unique"),
         ]
+        indexes = [
+            # The command palette's "recently opened" conversations of an agent.
+            models.Index(fields=["user", "-read_at"], name="readmarker_recent_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user_id} read {self.conversation_id} up to {self.last_read_sequence}"

@@ -8,5 +8,6 @@ app_name = "inbox"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("bulk", views.bulk, name="bulk"),
     path("palette", views.palette, name="palette"),
 ]
