@@ -8,6 +8,8 @@ transaction.
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -16,9 +18,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from premura.conversations.attachments import check_size, store_attachment
-from premura.conversations.models import Conversation, ConversationEvent, Label, Message
+from premura.conversations.models import (
+    Conversation,
+    ConversationEvent,
+    Label,
+    Mention,
+    Message,
+)
 from premura.conversations.sanitize import sanitize_html
-from premura.conversations.visibility import require_act
+from premura.conversations.visibility import can_read, require_act
 
 if TYPE_CHECKING:
     from premura.accounts.models import User
@@ -145,8 +153,98 @@ def reply(
     return message
 
 
+def with_signature(text: str, author: User) -> str:
+    """A reply's text with its author's signature below it (replies carry it, notes never do)."""
+    signature = author.signature.strip()
+    if not signature:
+        return text
+    return f"{text.rstrip()}\n\n{signature}"
+
+
+# An "@" that starts a mention: not inside a word or an email address (mario@example.it).
+_MENTION_START = re.compile(r"(?<![\w.+\-@])@")
+_BLANKS = re.compile(r"[ \t\u00a0]+")
+# Beyond this many "@" in one note the rest are ignored: a note is not a mailing list.
+MAX_MENTIONS_SCANNED = 100
+
+
+def mention_keys(agents: Iterable[User]) -> list[tuple[str, User]]:
+    """What an `@` may be followed by to name each agent, longest first.
+
+    An agent is named by their email address, its local part ("giulia.rossi"), their display or
+    full name ("Giulia Rossi") or its first word ("Giulia"), compared case-insensitively; a key
+    that would name two agents names neither.
+    """
+    owners: dict[str, set[int]] = {}
+    by_key: dict[str, User] = {}
+    for agent in agents:
+        email = agent.email.lower()
+        names = {email, email.split("@", 1)[0]}
+        for name in (agent.display_name, agent.get_full_name()):
+            words = name.lower().split()
+            if words:
+                names.update((" ".join(words), words[0]))
+        for key in names:
+            if key:
+                owners.setdefault(key, set()).add(agent.pk)
+                by_key[key] = agent
+    keys = [(key, by_key[key]) for key, ids in owners.items() if len(ids) == 1]
+    keys.sort(key=lambda item: len(item[0]), reverse=True)
+    return keys
+
+
+def mention_handles(agents: Iterable[User]) -> dict[int, str]:
+    """The shortest unambiguous thing to type after `@` for each agent (to help typing)."""
+    agents = list(agents)
+    local_parts = Counter(agent.email.lower().split("@", 1)[0] for agent in agents)
+    handles = {}
+    for agent in agents:
+        email = agent.email.lower()
+        local = email.split("@", 1)[0]
+        handles[agent.pk] = local if local and local_parts[local] == 1 else email
+    return handles
+
+
+def find_mentions(text: str, agents: Iterable[User]) -> list[User]:
+    """The agents a text names with `@`, in order of first mention, each once."""
+    keys = mention_keys(agents)
+    found: dict[int, User] = {}
+    for count, match in enumerate(_MENTION_START.finditer(text)):
+        if count >= MAX_MENTIONS_SCANNED:
+            break
+        rest = _BLANKS.sub(" ", text[match.end() : match.end() + 300]).lower()
+        for key, agent in keys:
+            if not rest.startswith(key):
+                continue
+            after = rest[len(key) : len(key) + 1]
+            if after and (after.isalnum() or after == "_"):
+                continue
+            found.setdefault(agent.pk, agent)
+            break
+    return list(found.values())
+
+
+def _mentioned(conversation: Conversation, author: User, text: str) -> list[User]:
+    """Active agents named in a note who may read the conversation (never the author)."""
+    if "@" not in text:
+        return []
+    from premura.accounts.models import User
+
+    agents = User.objects.filter(is_active=True).exclude(pk=author.pk)
+    return [
+        agent
+        for agent in find_mentions(text, agents.order_by("id")[:5000])
+        if can_read(agent, conversation)
+    ]
+
+
 def add_note(conversation: Conversation, author: User, text: str) -> Message:
-    """A private note for colleagues; the customer never sees it."""
+    """A private note for colleagues; the customer never sees it.
+
+    Agents named with `@` get a Mention row (their Mentions view) in the same transaction;
+    mentions of unknown or inactive agents, or of agents who may not read the conversation, are
+    plain text.
+    """
     if not text.strip():
         raise ValueError("a note needs text")
     require_act(author, conversation)
@@ -163,14 +261,16 @@ def add_note(conversation: Conversation, author: User, text: str) -> Message:
             now=now,
         )
         conversation.save(update_fields=["last_sequence"])
-        _event(
-            conversation,
-            ConversationEvent.Kind.NOTE,
-            author,
-            {"sequence": message.sequence},
-            message,
-            now,
-        )
+        mentioned = _mentioned(conversation, author, text)
+        if mentioned:
+            Mention.objects.bulk_create(
+                Mention(message=message, conversation=conversation, user=agent, created_at=now)
+                for agent in mentioned
+            )
+        payload: dict[str, Any] = {"sequence": message.sequence}
+        if mentioned:
+            payload["mentions"] = [agent.pk for agent in mentioned]
+        _event(conversation, ConversationEvent.Kind.NOTE, author, payload, message, now)
     return message
 
 
