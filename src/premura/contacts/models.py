@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -19,6 +20,8 @@ class Organization(models.Model):
         ordering = ["name"]
         verbose_name = _("organization")
         verbose_name_plural = _("organizations")
+        # The organizations list pages through names by cursor.
+        indexes = [models.Index(fields=["name", "id"], name="organization_name_idx")]
 
     def __str__(self) -> str:
         return self.name
@@ -92,3 +95,36 @@ class Identity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.external_id}"
+
+
+class ContactMerge(models.Model):
+    """One contact merged into another: who did it, and exactly what moved, so it can be undone.
+
+    Undo moves back the identities and conversations listed here (those still on the target),
+    restores the target's fields the merge filled (unless edited since) and the source itself.
+    """
+
+    source = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="merges_out")
+    target = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="merges_in")
+    merged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    identity_ids = models.JSONField(default=list)
+    conversation_ids = models.JSONField(default=list)
+    # The target's fields the merge filled from the source: {field: [before, after]}.
+    filled_fields = models.JSONField(default=dict)
+    # Custom attributes the source brought that the target lacked: {key: value}.
+    added_attributes = models.JSONField(default=dict)
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("contact merge")
+        verbose_name_plural = _("contact merges")
+        indexes = [models.Index(fields=["target", "-created_at"], name="contact_merge_target_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} → {self.target_id}"
