@@ -1,0 +1,1 @@
+"""Admin settings pages: inboxes, teams, agents and roles, labels (admins only)."""
