@@ -77,6 +77,17 @@ def page(browser: Any, live_server: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
+def csp_violations(page: Any) -> list[str]:
+    """What the browser reports as blocked by the Content-Security-Policy (must stay empty)."""
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda msg: violations.append(msg.text) if "Content Security" in msg.text else None,
+    )
+    return violations
+
+
+@pytest.fixture
 def sign_in(page: Any, live_server: Any) -> Callable[[User], Any]:
     """Sign a user in without going through the form (the sign-in test uses the form)."""
 

@@ -7,12 +7,9 @@ from typing import Any
 from premura.accounts.models import User
 
 
-def test_sign_in_with_the_form_and_open_the_shortcuts_help(page: Any, admin: User) -> None:
-    violations: list[str] = []
-    page.on(
-        "console",
-        lambda msg: violations.append(msg.text) if "Content Security" in msg.text else None,
-    )
+def test_sign_in_with_the_form_and_open_the_shortcuts_help(
+    page: Any, admin: User, csp_violations: list[str]
+) -> None:
     page.goto("/login/")
     page.fill("#id_username", "admin@example.com")
     page.fill("#id_password", "x")
@@ -25,4 +22,4 @@ def test_sign_in_with_the_form_and_open_the_shortcuts_help(page: Any, admin: Use
     page.keyboard.press("Control+k")
     assert page.locator("#palette").is_visible()
     assert page.evaluate("document.activeElement.id") == "palette-q"
-    assert violations == []
+    assert csp_violations == []

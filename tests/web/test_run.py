@@ -101,10 +101,9 @@ def test_run_prints_url_and_login_that_signs_in(running: dict[str, str]) -> None
     )
     home = opener.open(request).read().decode()
 
-    # then
-    counts = re.findall(r"<strong>(\d+)</strong>", home)
-    assert len(counts) == 3
-    assert int(counts[0]) + int(counts[1]) > 0  # demo data has open and pending cases
+    # then: the inbox lists the demo cases
+    rows = re.findall(r'data-conversation="(\d+)"', home)
+    assert len(rows) >= 10
 
 
 def test_run_processes_background_work_in_process(running: dict[str, str]) -> None:

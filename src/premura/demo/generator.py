@@ -72,6 +72,7 @@ from premura.demo.writer import (
 )
 from premura.routing.models import Team
 from premura.routing.services import create_team
+from premura.search.api import rebuild as rebuild_search
 
 DAY = 86400.0
 YEAR_DAYS = 365
@@ -740,6 +741,10 @@ def generate(
             with contextlib.suppress(queue.Empty):
                 batches.get(timeout=0.1)
         bar.close()
+    # Planner statistics (PostgreSQL) and FTS tables (SQLite) for what was just loaded.
+    search_started = time.perf_counter()
+    rebuild_search()
+    search_seconds = time.perf_counter() - search_started
     seconds = time.perf_counter() - started
     counts = generator.counts
     return {
@@ -758,5 +763,6 @@ def generate(
             "reference": round(reference_seconds, 3),
             "build_overlapping_writes": round(generator.build_seconds, 3),
             **{f"write_{key}": round(value, 3) for key, value in writer.seconds.items()},
+            "search_rebuild": round(search_seconds, 3),
         },
     }
