@@ -2,15 +2,17 @@
 
     .venv/bin/python bench/ingest.py [--messages 8000] [--concurrency 32] [--workers 2]
         [--threads 8] [--new-ratio 0.3] [--thread-ratio 0.2] [--warmup 1000]
-        [--client raw|httpx] [--database-url postgres://postgres@127.0.0.1:5432/premura_ingest_bench]
+        [--client raw|httpx] [--wsgi-app MODULE:CALLABLE]
+        [--database-url postgres://postgres@127.0.0.1:5432/premura_ingest_bench]
         [--query-sample 300] [--profile 0] [--keep]
 
 What it does:
 
 1. drops and recreates a dedicated PostgreSQL database (its name must contain "bench"; one run
    at a time per database, an advisory lock makes a second run wait), runs
-   `premura migrate`, `premura inbox create api`, starts `premura web` (gunicorn gthread, WSGI)
-   on a free port and waits for /healthz;
+   `premura migrate`, `premura inbox create api`, starts `premura web` (gunicorn gthread, WSGI;
+   or, with --wsgi-app, gunicorn with the same options serving that application) on a free port
+   and waits for /healthz;
 2. posts --warmup messages (not measured), then --messages measured ones, from a cheap asyncio
    client (`raw`: HTTP/1.1 written by hand over keep-alive streams, uvloop when installed;
    `httpx`: httpx.AsyncClient) with --concurrency connections (the raw client spreads them evenly
@@ -240,12 +242,19 @@ def free_port() -> int:
 class Server:
     """`premura web` as a subprocess (it execs gunicorn, so the pid is gunicorn's master)."""
 
-    def __init__(self, env: dict[str, str], port: int, workers: int, threads: int, log_path: Path):
+    def __init__(
+        self,
+        env: dict[str, str],
+        port: int,
+        workers: int,
+        threads: int,
+        log_path: Path,
+        wsgi_app: str = "",
+    ):
         self.port = port
         self.log_path = log_path
         self._log = log_path.open("wb")
         args = [
-            "web",
             "--bind",
             f"{HOST}:{port}",
             "--workers",
@@ -253,8 +262,22 @@ class Server:
             "--threads",
             str(threads),
         ]
+        if wsgi_app:
+            # gunicorn with `premura web`'s options, serving another WSGI application
+            command = [sys.executable, "-m", "gunicorn", wsgi_app, *args]
+            command += [
+                "--worker-class",
+                "gthread",
+                "--graceful-timeout",
+                "20",
+                "--keep-alive",
+                "5",
+            ]
+            env = {**env, "PREMURA_SERVER_MODE": "wsgi"}
+        else:
+            command = [sys.executable, "-m", "premura.cli", "web", *args]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "premura.cli", *args],
+            command,
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -915,6 +938,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--client", choices=("raw", "httpx"), default="raw")
     parser.add_argument(
+        "--wsgi-app",
+        default="",
+        help="serve this gunicorn app (e.g. 'premura.api.wsgi:wsgi_application()') with the"
+        " options of `premura web` instead of `premura web` itself",
+    )
+    parser.add_argument(
         "--database-url", default=os.environ.get("PREMURA_BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
     )
     parser.add_argument(
@@ -984,7 +1013,9 @@ def main(argv: list[str] | None = None) -> int:
 
         stats_before = pg_stats(args.database_url)
         port = free_port()
-        server = Server(env, port, args.workers, args.threads, data_dir / "server.log")
+        server = Server(
+            env, port, args.workers, args.threads, data_dir / "server.log", args.wsgi_app
+        )
         server.wait_healthy()
         log(f"server up on {HOST}:{port} (pid {server.proc.pid}, workers {server.workers()})")
 
@@ -1077,6 +1108,7 @@ def main(argv: list[str] | None = None) -> int:
         "status_counts": {str(k): v for k, v in sorted(status_counts.items())},
         "duration_s": round(load.elapsed, 2),
         "client": f"{args.client}/{loop_name}",
+        "server": args.wsgi_app or "premura web",
         "cpu_ms_per_message": per_message_ms,
         "machine_busy_pct": cpu["machine_busy_pct"],
         "busiest_worker_share": cpu["busiest_worker_share"],

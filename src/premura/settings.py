@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,9 @@ INSTALLED_APPS = [
     "ninja",
     "django_htmx",
     "template_partials",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
     "django_tasks",
     "django_tasks_db",
     "premura.accounts",
@@ -99,10 +103,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "premura.accounts.middleware.AgentPreferencesMiddleware",
+    "premura.accounts.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes requires: it turns a lockout during sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "premura.urls"
@@ -112,6 +121,11 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "web:home"
 LOGOUT_REDIRECT_URL = "web:login"
+# The rate limit comes first: a locked-out email and address never reach the password check.
+AUTHENTICATION_BACKENDS = [
+    "premura.accounts.backends.SignInRateLimitBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 TEMPLATES: list[dict[str, Any]] = [
     {
@@ -149,6 +163,14 @@ if _default_db["ENGINE"] == "django.db.backends.sqlite3":
         ),
     }
 elif _default_db["ENGINE"] == "django.db.backends.postgresql":
+    # Server-side parameter binding lets psycopg prepare a statement after it ran
+    # PREMURA_DB_PREPARE_THRESHOLD times on a connection: PostgreSQL then skips parsing and
+    # planning, about a third of its CPU on the inbound hot path (docs/architecture.md §6).
+    # A transaction-mode connection pooler without prepared-statement support (PgBouncer < 1.21)
+    # needs PREMURA_DB_PREPARE_THRESHOLD=0 (never prepare).
+    _prepare_threshold = env_int("PREMURA_DB_PREPARE_THRESHOLD", 5)
+    _default_db.setdefault("OPTIONS", {})["server_side_binding"] = True
+    _default_db["OPTIONS"]["prepare_threshold"] = _prepare_threshold or None
     if SERVER_MODE == "asgi":
         _default_db["CONN_MAX_AGE"] = 0
         _default_db.setdefault("OPTIONS", {})["pool"] = {
@@ -225,6 +247,23 @@ _https = PREMURA_BASE_URL.startswith("https://")
 SESSION_COOKIE_SECURE = _https
 CSRF_COOKIE_SECURE = _https
 SESSION_COOKIE_AGE = env_int("PREMURA_SESSION_SECONDS", 12 * 3600)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+# Sessions end SESSION_COOKIE_AGE after sign-in (a work shift), with no separate idle timeout:
+# open conversation pages poll by themselves, so "idle" would mean little, and a sliding expiry
+# would write the session on every request.
+SESSION_SAVE_EVERY_REQUEST = False
+# Sign-in rate limit (django-axes): after this many wrong passwords for one email from one
+# address, that pair is locked out for the cool-off; an admin can unlock earlier.
+AXES_FAILURE_LIMIT = env_int("PREMURA_SIGNIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("PREMURA_SIGNIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_FORM_FIELD = "username"  # the sign-in form's field (it holds the email)
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True
+AXES_LOCKOUT_CALLABLE = "premura.accounts.signin.locked_out"
+AXES_CLIENT_IP_CALLABLE = "premura.accounts.signin.client_ip"
+AXES_VERBOSE = False  # failures and lockouts are still logged; no banner on every command
 if _https:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 CONTENT_SECURITY_POLICY = {
@@ -249,6 +288,13 @@ EMAIL_BACKEND = os.environ.get(
     "PREMURA_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
 )
 DEFAULT_FROM_EMAIL = os.environ.get("PREMURA_DEFAULT_FROM_EMAIL", "premura@localhost")
+# The SMTP server of password resets and invitations (with the smtp EmailBackend).
+EMAIL_HOST = os.environ.get("PREMURA_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("PREMURA_EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("PREMURA_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("PREMURA_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("PREMURA_EMAIL_STARTTLS", "") == "1"
+EMAIL_USE_SSL = os.environ.get("PREMURA_EMAIL_TLS", "") == "1"
 
 LOGGING = {
     "version": 1,

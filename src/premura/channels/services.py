@@ -81,3 +81,55 @@ def forget_cached_tokens() -> None:
     """Drop remembered tokens (after a rotation or deactivation in this process, and in tests)."""
     with _token_cache_lock:
         _token_cache.clear()
+
+
+# --- Settings pages: what the inbox administration needs beyond creation and token rotation ---
+
+# How much of an inbox token stays visible after it was shown once: the public prefix and four
+# characters, enough to tell two tokens apart, far too little to guess the rest.
+TOKEN_HINT_CHARS = 4
+
+
+def token_hint(token: str) -> str:
+    """The part of an inbox token that may be shown again (prefix and first characters)."""
+    return token[: len(INBOX_TOKEN_PREFIX) + TOKEN_HINT_CHARS]
+
+
+def _remember_token_hint(inbox: Inbox, token: str) -> None:
+    inbox.settings = {**(inbox.settings or {}), "token_hint": token_hint(token)}
+    inbox.save(update_fields=["settings"])
+
+
+def set_up_api_inbox(name: str, *, webhook_url: str = "", team: Team | None = None) -> NewAPIInbox:
+    """Create an API inbox from the settings pages: create_api_inbox, keeping the token's hint."""
+    with transaction.atomic():
+        created = create_api_inbox(name, webhook_url=webhook_url, team=team)
+        _remember_token_hint(created.inbox, created.token)
+    return created
+
+
+def reissue_inbox_token(inbox: Inbox) -> str:
+    """Rotate an inbox's bearer token (the old one stops working) and keep the new one's hint."""
+    with transaction.atomic():
+        token = rotate_inbox_token(inbox)
+        _remember_token_hint(inbox, token)
+    return token
+
+
+def rotate_webhook_secret(inbox: Inbox) -> str:
+    """Replace the secret that signs an inbox's webhooks; returns it (shown this once)."""
+    secret = "whsec_" + secrets.token_urlsafe(32)
+    inbox.webhook_secret = secret
+    inbox.save(update_fields=["webhook_secret"])
+    return secret
+
+
+def update_inbox(inbox: Inbox, *, name: str, team: Team | None, webhook_url: str) -> Inbox:
+    """Rename an inbox, change the team its new conversations go to, and its webhook URL."""
+    inbox.name = name[:120]
+    inbox.team = team
+    inbox.webhook_url = webhook_url
+    inbox.save(update_fields=["name", "team", "webhook_url"])
+    # The token cache holds inbox objects; a changed inbox must not linger there.
+    forget_cached_tokens()
+    return inbox

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import phonenumbers
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from premura.contacts.models import Contact, Identity
+from premura.conversations import statements
 
 if TYPE_CHECKING:
     from premura.accounts.models import User
@@ -72,7 +76,7 @@ def _keys(info: ContactInfo) -> list[IdentityKey]:
 def _fill_blanks(contact: Contact, info: ContactInfo) -> None:
     changed = []
     for field_name, value in (
-        ("name", info.name),
+        ("name", info.name[:200]),
         ("email", normalize_email(info.email) if info.email else ""),
         ("phone", info.phone),
         ("language", info.language),
@@ -81,7 +85,8 @@ def _fill_blanks(contact: Contact, info: ContactInfo) -> None:
             setattr(contact, field_name, value)
             changed.append(field_name)
     if changed:
-        contact.save(update_fields=[*changed, "updated_at"])
+        contact.updated_at = timezone.now()
+        statements.update(contact, [*changed, "updated_at"])
 
 
 def resolve_contact(info: ContactInfo) -> tuple[Contact, bool]:
@@ -90,57 +95,125 @@ def resolve_contact(info: ContactInfo) -> tuple[Contact, bool]:
     The channel's own identity wins; otherwise a known email or phone links the new identity to
     the existing customer, so one person keeps one history across channels. Concurrent first
     messages of a new customer meet on the identity unique constraint and end on one contact.
+
+    One statement looks up every key of the message at once; a new customer costs one more
+    (contact and identities written together on PostgreSQL).
     """
     keys = _keys(info)
-    locked = Contact.objects.select_for_update(of=("self",))
     for _attempt in range(3):
-        contact = _contact_by_identity(keys[0])
-        if contact is None and len(keys) > 1:
-            other = (
-                Identity.objects.filter(_any(keys[1:]))
-                .order_by("kind")  # "email" before "phone"
-                .values_list("contact_id", flat=True)
-                .first()
-            )
-            if other is not None:
-                contact = locked.get(pk=other)
+        found = _contact_by_identity(keys)
+        contact = next((found[key] for key in keys if key in found), None)
         if contact is not None:
-            _attach_missing(contact, keys, info)
+            _attach_missing(contact, [key for key in keys if key not in found])
             _fill_blanks(contact, info)
             return contact, False
-        try:
-            with transaction.atomic():
-                contact = Contact.objects.create(
-                    name=info.name[:200],
-                    email=normalize_email(info.email) if info.email else "",
-                    phone=info.phone,
-                    language=info.language,
-                )
-                Identity.objects.bulk_create(_identities(contact, keys))
-                return contact, True
-        except IntegrityError:
-            # Another transaction created this customer a moment ago: look again.
-            continue
+        contact = _create_contact(info, keys)
+        if contact is not None:
+            return contact, True
+        # Another transaction created this customer a moment ago: look again.
     raise RuntimeError(f"could not resolve contact for {keys[0]}")
 
 
-_CONTACT = Contact._meta.db_table
-_IDENTITY = Identity._meta.db_table
-# Runs for every inbound message: written as SQL once instead of compiled by the ORM each time.
-_BY_IDENTITY_SQL = (
-    f'SELECT c.* FROM "{_CONTACT}" c JOIN "{_IDENTITY}" i ON i."contact_id" = c."id"'  # noqa: S608
-    ' WHERE i."kind" = %s AND i."scope" = %s AND i."external_id" = %s LIMIT 1'
-)
+# What ingest reads of a contact; the other fields load on access.
+_CONTACT_FIELDS = ("id", "name", "email", "phone", "language")
 
 
-def _contact_by_identity(key: IdentityKey) -> Contact | None:
-    """The contact with this identity, locked for the transaction."""
-    sql = _BY_IDENTITY_SQL
+@cache
+def _lookup_sql(vendor: str, keys: int) -> str:
+    """Runs for every inbound message: SQL written once instead of compiled by the ORM each time.
+
+    Every contact found is locked, in id order (two messages locking the same contacts never
+    wait for each other crosswise).
+    """
+    match = " OR ".join(['(i."kind" = %s AND i."scope" = %s AND i."external_id" = %s)'] * keys)
+    sql = (
+        f"SELECT {statements.columns(Contact, _CONTACT_FIELDS, 'c')},"  # noqa: S608 - names from the models
+        ' i."kind", i."scope", i."external_id"'
+        f" FROM {statements.table(Contact)} c JOIN {statements.table(Identity)} i"
+        f' ON i."contact_id" = c."id" WHERE {match} ORDER BY c."id"'
+    )
     if connection.features.has_select_for_update_of:
         sql += " FOR UPDATE OF c"
     elif connection.features.has_select_for_update:
         sql += " FOR UPDATE"
-    return next(iter(Contact.objects.raw(sql, [key.kind, key.scope, key.external_id])), None)
+    return sql
+
+
+def _contact_by_identity(keys: list[IdentityKey]) -> dict[IdentityKey, Contact]:
+    """The contacts these identities belong to (locked for the transaction), by identity."""
+    db = statements.db()
+    params = [value for key in keys for value in (key.kind, key.scope, key.external_id)]
+    with statements.cursor() as cursor:
+        cursor.execute(_lookup_sql(db.vendor, len(keys)), params)
+        rows = cursor.fetchall()
+    contacts: dict[Any, Contact] = {}
+    found: dict[IdentityKey, Contact] = {}
+    width = len(_CONTACT_FIELDS)
+    for row in rows:
+        contact = contacts.get(row[0])
+        if contact is None:
+            contact = contacts[row[0]] = statements.instance(Contact, _CONTACT_FIELDS, row[:width])
+        kind, scope, external_id = row[width:]
+        found[IdentityKey(kind, external_id, scope)] = contact
+    return found
+
+
+def _create_contact(info: ContactInfo, keys: list[IdentityKey]) -> Contact | None:
+    """A new contact with these identities; None when another transaction took one of them.
+
+    A unique identity taken by a concurrent transaction is skipped (`ON CONFLICT DO NOTHING`,
+    which waits for that transaction to end): then this contact is removed again and the caller
+    looks up the other one, so no savepoint is needed around the INSERTs.
+    """
+    contact = Contact(
+        name=info.name[:200],
+        email=normalize_email(info.email) if info.email else "",
+        phone=info.phone,
+        language=info.language,
+    )
+    identities = _identities(contact, keys)
+    db = statements.db()
+    if db.vendor == "postgresql":
+        contact_sql, contact_fields = statements.insert_sql(Contact, 1)
+        identity_sql, identity_fields = statements.insert_sql(
+            Identity, len(identities), expressions={"contact_id": "(SELECT id FROM c)"}
+        )
+        sql = (
+            f"WITH c AS ({contact_sql} RETURNING id),"  # noqa: S608 - names from the models
+            f" i AS ({identity_sql} ON CONFLICT DO NOTHING RETURNING 1)"
+            " SELECT (SELECT id FROM c), (SELECT count(*) FROM i)"
+        )
+        params = statements.params([contact], contact_fields, db)
+        params += statements.params(identities, identity_fields, db)
+        with statements.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        assert row is not None
+        contact.pk, inserted = row
+        statements.saved(contact)
+    else:
+        statements.insert([contact])
+        for identity in identities:
+            identity.contact = contact
+        identity_sql, identity_fields = statements.insert_sql(Identity, len(identities))
+        with statements.cursor() as cursor:
+            cursor.execute(
+                f"{identity_sql} ON CONFLICT DO NOTHING RETURNING 1",
+                statements.params(identities, identity_fields, db),
+            )
+            inserted = len(cursor.fetchall())
+    if inserted == len(identities):
+        return contact
+    with statements.cursor() as cursor:
+        cursor.execute(
+            f'DELETE FROM {statements.table(Identity)} WHERE "contact_id" = %s',  # noqa: S608
+            [contact.pk],
+        )
+        cursor.execute(
+            f'DELETE FROM {statements.table(Contact)} WHERE "id" = %s',  # noqa: S608
+            [contact.pk],
+        )
+    return None
 
 
 def _identities(contact: Contact, keys: list[IdentityKey]) -> list[Identity]:
@@ -151,37 +224,34 @@ def _identities(contact: Contact, keys: list[IdentityKey]) -> list[Identity]:
     ]
 
 
-def _any(keys: list[IdentityKey]) -> Q:
-    q = Q()
-    for key in keys:
-        q |= key.q()
-    return q
+def _attach_missing(contact: Contact, missing: list[IdentityKey]) -> None:
+    """Link the identities this message revealed that nobody has yet.
 
-
-def _attach_missing(contact: Contact, keys: list[IdentityKey], info: ContactInfo) -> None:
-    """Link the identities this message revealed; ids that belong to someone else stay there.
-
-    The contact's own email and phone got their identities when they were set, so a message
-    repeating them (the usual case) costs no statement.
+    Identities found on another contact stay there; one taken a moment ago by a concurrent
+    transaction is skipped. A message repeating known ids (the usual case) costs no statement.
     """
-    known_email = not info.email or normalize_email(info.email) == contact.email
-    known_phone = not info.phone or info.phone == contact.phone
-    if len(keys) == 1 or (known_email and known_phone):
-        return
-    Identity.objects.bulk_create(_identities(contact, keys), ignore_conflicts=True)
+    if missing:
+        statements.insert(_identities(contact, missing), ignore_conflicts=True)
 
 
 EDITABLE_FIELDS = ("name", "email", "phone", "language", "notes", "attributes", "organization_id")
 
 
 def update_contact(contact: Contact, changes: dict[str, Any]) -> Contact:
-    """Change a contact's editable fields; a new email or phone also becomes an identity."""
+    """Change a contact's editable fields; a new email or phone also becomes an identity.
+
+    ValueError for a field that is not editable, an invalid email or an invalid phone number.
+    """
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"fields not editable: {', '.join(sorted(unknown))}")
     with transaction.atomic():
         if changes.get("email"):
             changes["email"] = normalize_email(changes["email"])
+            try:
+                validate_email(changes["email"])
+            except ValidationError as exc:
+                raise ValueError(f"not a valid email address: {changes['email']!r}") from exc
         if changes.get("phone"):
             changes["phone"] = normalize_phone(changes["phone"])
         for name, value in changes.items():
@@ -198,48 +268,7 @@ def update_contact(contact: Contact, changes: dict[str, Any]) -> Contact:
 
 
 def merge_contacts(source: Contact, target: Contact, actor: User | None) -> Contact:
-    """Move everything of `source` into `target`: identities, conversations, blank fields.
+    """Move everything of `source` into `target` (premura.contacts.merging, which can undo it)."""
+    from premura.contacts.merging import merge_contacts as merge
 
-    `source` stays as a tombstone pointing at `target`; every moved conversation records a
-    contact_merged event naming who merged what.
-    """
-    from premura.conversations.models import Conversation, ConversationEvent
-
-    if source.pk == target.pk:
-        raise ValueError("a contact cannot be merged into itself")
-    with transaction.atomic():
-        first, second = sorted([source.pk, target.pk])
-        locked = {
-            c.pk: c for c in Contact.objects.select_for_update().filter(pk__in=[first, second])
-        }
-        source, target = locked[source.pk], locked[target.pk]
-        if source.merged_into_id is not None:
-            raise ValueError("this contact was already merged into another")
-        conversation_ids = list(
-            Conversation.objects.filter(contact=source).values_list("id", flat=True)
-        )
-        Identity.objects.filter(contact=source).update(contact=target)
-        Conversation.objects.filter(contact=source).update(contact=target)
-        for name in ("name", "email", "phone", "language", "notes"):
-            if not getattr(target, name) and getattr(source, name):
-                setattr(target, name, getattr(source, name))
-        if target.organization_id is None:
-            target.organization_id = source.organization_id
-        target.attributes = {**source.attributes, **target.attributes}
-        target.save()
-        source.merged_into = target
-        source.save(update_fields=["merged_into", "updated_at"])
-        now = timezone.now()
-        ConversationEvent.objects.bulk_create(
-            [
-                ConversationEvent(
-                    conversation_id=cid,
-                    kind=ConversationEvent.Kind.CONTACT_MERGED,
-                    actor_user=actor,
-                    payload={"from_contact": source.pk, "into_contact": target.pk},
-                    created_at=now,
-                )
-                for cid in conversation_ids
-            ]
-        )
-    return target
+    return merge(source, target, actor)

@@ -1,18 +1,25 @@
 """The one inbound pipeline every channel uses (docs/architecture.md §1).
 
-A channel adapter turns a provider payload into an `InboundMessage` and calls `ingest()`, which:
+A channel adapter turns a provider payload into an `InboundMessage` and calls `ingest()`, which,
+in one transaction:
 
-1. returns the stored message at once when (inbox, provider message id) was already ingested
-   (the raw insert's ON CONFLICT tells, in the same statement);
-2. stores the raw payload, committed on its own, so a bug further on loses nothing (a raw row
-   is processed once a message points at it; a failure marks it "failed" with the error);
-3. in one transaction: resolves the contact by its channel identity (creating it when new), threads
-   the message into the caller's thread, the contact's open case in that inbox or a case resolved
-   within the reopen window (reopening it), or a new case; appends the message, its attachments
-   and events; enqueues routing as a task row in the same transaction.
+1. stores the raw payload, first, with `INSERT … ON CONFLICT DO NOTHING`: when (inbox, provider
+   message id) was stored before, it returns the stored message at once (a replay), or takes over
+   the payload an earlier failed attempt kept;
+2. resolves the contact by its channel identities (creating it when new), threads the message
+   into the caller's thread, the contact's open case in that inbox or a case resolved within the
+   reopen window (reopening it), or a new case; appends the message, its attachments and events;
+   writes the routing task row.
 
-Idempotency rests on unique constraints, never on check-then-insert: a concurrent duplicate fails
-on `message_unique_provider_id` and gets the stored message back.
+When anything fails, the transaction rolls back and the raw payload is written again on its own,
+marked "failed" with the error, so a bug loses nothing; a crash loses only a message whose sender
+got no answer and sends it again. Idempotency rests on unique constraints, never on
+check-then-insert: a concurrent duplicate waits on the raw payload's unique index, then finds the
+stored message.
+
+The statements are SQL built once per process (`statements.py`); on PostgreSQL an existing case
+is found and moved forward in one UPDATE, and the message, its events and its task row are
+written in one statement (docs/architecture.md §6).
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from premura.contacts.services import ContactInfo, resolve_contact
@@ -117,198 +124,193 @@ def _already_ingested(inbox: Inbox, provider_message_id: str) -> Message | None:
     )
 
 
-def _store_raw(inbox: Inbox, inbound: InboundMessage, raw: RawPayload) -> RawInbound | None:
-    """Commit the raw payload on its own; returns the new row, or None when it was stored before.
+def ingest(inbox: Inbox, inbound: InboundMessage, raw: RawPayload | None = None) -> IngestResult:
+    """Store an inbound customer message in its case; safe to call again with the same message."""
+    for attachment in inbound.attachments:
+        check_size(len(attachment.content))
+    try:
+        with statements.one_cursor(), transaction.atomic():
+            return _ingest_in_transaction(inbox, inbound, raw)
+    except IntegrityError:
+        existing = _already_ingested(inbox, inbound.provider_message_id)
+        if existing is None:
+            _keep_failed(inbox, inbound, raw, "integrity error")
+            raise
+        return IngestResult(existing, created=False)
+    except Exception as exc:
+        _keep_failed(inbox, inbound, raw, repr(exc))
+        raise
 
-    One statement, `INSERT … ON CONFLICT DO NOTHING RETURNING id`: a payload already stored (a
-    replay, or an earlier attempt that failed further on) inserts nothing and returns no id.
-    """
-    table = RawInbound._meta.db_table
-    received_at = timezone.now()
-    params: list[Any] = [
+
+_RAW = statements.table(RawInbound)
+_RAW_COLUMNS = (
+    "inbox_id, provider_message_id, content_type, body, headers, state, error, attempts,"
+    " received_at"
+)
+# The conflict target repeats the partial index's condition as Django wrote it: SQLite only
+# matches a partial unique index on the same expression.
+_RAW_INSERT = (
+    f"INSERT INTO {_RAW} ({_RAW_COLUMNS})"  # noqa: S608 - table name from the model
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+_RAW_CONFLICT = (
+    ' ON CONFLICT ("inbox_id", "provider_message_id") WHERE NOT ("provider_message_id" = \'\')'
+)
+
+
+def _raw_params(
+    inbox: Inbox, inbound: InboundMessage, raw: RawPayload, state: str, error: str, at: dt.datetime
+) -> list[Any]:
+    return [
         inbox.pk,
         inbound.provider_message_id,
         raw.content_type[:100],
         raw.body,
         json.dumps(raw.headers),
-        str(RawInbound.State.RECEIVED),
-        "",
-        0,
-        received_at,
+        state,
+        error,
+        1 if state == RawInbound.State.FAILED else 0,
+        statements.db().ops.adapt_datetimefield_value(at),
     ]
+
+
+def _store_raw(
+    inbox: Inbox, inbound: InboundMessage, raw: RawPayload, now: dt.datetime
+) -> int | None:
+    """Store the raw payload, first thing in the case's transaction; None when stored before.
+
+    One statement, `INSERT … ON CONFLICT DO NOTHING RETURNING id`: a payload already stored (a
+    replay, or an earlier attempt that failed) inserts nothing and returns no id. A concurrent
+    duplicate waits here for the first one's transaction, then finds its message.
+    """
+    conflict = f"{_RAW_CONFLICT} DO NOTHING" if inbound.provider_message_id else ""
+    sql = f"{_RAW_INSERT}{conflict} RETURNING id"
+    with statements.cursor() as cursor:
+        cursor.execute(sql, _raw_params(inbox, inbound, raw, RawInbound.State.RECEIVED, "", now))
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
+
+
+def _take_stored_raw(inbox: Inbox, provider_message_id: str) -> int | None:
+    """The payload an earlier, failed attempt kept: this attempt processes it (and locks it)."""
+    sql = (
+        f"UPDATE {_RAW} SET state = %s, error = ''"  # noqa: S608 - table name from the model
+        " WHERE inbox_id = %s AND provider_message_id = %s RETURNING id"
+    )
+    with statements.cursor() as cursor:
+        cursor.execute(sql, [RawInbound.State.RECEIVED, inbox.pk, provider_message_id])
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
+
+
+def _keep_failed(inbox: Inbox, inbound: InboundMessage, raw: RawPayload | None, error: str) -> None:
+    """After a failure, keep the raw payload as `failed` with the error, in its own transaction.
+
+    The case's transaction rolled back with the payload it had stored; this writes it again (or,
+    when an earlier attempt kept it, counts one more attempt), so a bug loses nothing.
+    """
+    if raw is None:
+        return
+    params = _raw_params(inbox, inbound, raw, RawInbound.State.FAILED, error[:2000], timezone.now())
     conflict = ""
     if inbound.provider_message_id:
-        # The conflict target repeats the partial index's condition as Django wrote it: SQLite
-        # only matches a partial unique index on the same expression.
         conflict = (
-            ' ON CONFLICT ("inbox_id", "provider_message_id")'
-            " WHERE NOT (\"provider_message_id\" = '') DO NOTHING"
+            f"{_RAW_CONFLICT} DO UPDATE SET state = excluded.state, error = excluded.error,"
+            f" attempts = {_RAW}.attempts + 1"
         )
+    sql = f"{_RAW_INSERT}{conflict}"
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, params)
+    except DatabaseError:
+        logger.exception("could not keep the failed inbound payload of inbox %s", inbox.pk)
+
+
+_CONVERSATION = statements.table(Conversation)
+_CONVERSATION_FIELDS = tuple(f.attname for f in Conversation._meta.concrete_fields)
+_THREAD_WHERE = '"inbox_id" = %s AND "thread_key" = %s'
+_OPEN_CASE_WHERE = (
+    '"contact_id" = %s AND "inbox_id" = %s AND "thread_key" = \'\''
+    ' AND ("status" IN (%s, %s, %s) OR ("status" = \'resolved\' AND "resolved_at" >= %s))'
+    ' ORDER BY "last_activity_at" DESC, "id" DESC'
+)
+# One statement finds the case (locked), takes the next sequence number, wakes or reopens it, and
+# hands out the message's id; `old` keeps the status it had, for the events. Every SET expression
+# reads the row as it was before this UPDATE.
+_ADVANCE = (
+    f"UPDATE {_CONVERSATION} AS c SET"  # noqa: S608 - names from the model
+    ' "last_sequence" = c."last_sequence" + 1,'
+    ' "last_customer_message_at" = %s,'
+    ' "last_activity_at" = GREATEST(c."last_activity_at", %s),'
+    ' "first_customer_message_at" = COALESCE(c."first_customer_message_at", %s),'
+    " \"status\" = 'open',"
+    ' "snoozed_until" = CASE WHEN c."status" = \'open\' THEN c."snoozed_until" END,'
+    ' "reopened_count" = c."reopened_count"'
+    " + CASE WHEN c.\"status\" = 'resolved' THEN 1 ELSE 0 END,"
+    ' "resolved_at" = CASE WHEN c."status" = \'resolved\' THEN NULL ELSE c."resolved_at" END'
+    f' FROM (SELECT "id", "status" FROM {_CONVERSATION} WHERE {{where}} LIMIT 1 FOR UPDATE) AS old'
+    f' WHERE c."id" = old."id"'
+    f' RETURNING {statements.columns(Conversation, _CONVERSATION_FIELDS, "c")}, old."status",'
+    f" {statements.next_id_sql(Message)}"
+)
+_ADVANCE_SQL = {where: _ADVANCE.format(where=where) for where in (_THREAD_WHERE, _OPEN_CASE_WHERE)}
+
+
+def _find_params(
+    inbox: Inbox, contact: Contact, inbound: InboundMessage, now: dt.datetime
+) -> tuple[str, list[Any]]:
+    """Which case this message threads into: the caller's thread, or the contact's open case."""
+    if inbound.thread_key:
+        return _THREAD_WHERE, [inbox.pk, inbound.thread_key]
+    cutoff = now - dt.timedelta(days=settings.PREMURA_REOPEN_WINDOW_DAYS)
+    stored_cutoff = statements.db().ops.adapt_datetimefield_value(cutoff)
+    return _OPEN_CASE_WHERE, [contact.pk, inbox.pk, *OPEN_STATUSES, stored_cutoff]
+
+
+def _advance_existing(
+    inbox: Inbox, contact: Contact, inbound: InboundMessage, now: dt.datetime, at: dt.datetime
+) -> tuple[Conversation, str, int | None] | None:
+    """Move the case this message threads into forward: (case, its status before, message id).
+
+    None when there is no such case. PostgreSQL does it in one statement that also takes the
+    message's id; elsewhere the case is read, then updated (SQLite runs one writer at a time).
+    """
+    db = statements.db()
+    where, params = _find_params(inbox, contact, inbound, now)
+    if db.vendor == "postgresql":
+        with statements.cursor() as cursor:
+            cursor.execute(_ADVANCE_SQL[where], [at, at, at, *params])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        width = len(_CONVERSATION_FIELDS)
+        conversation = statements.instance(Conversation, _CONVERSATION_FIELDS, row[:width])
+        return conversation, row[width], int(row[width + 1])
     sql = (
-        f"INSERT INTO {table} (inbox_id, provider_message_id, content_type, body, headers, state,"  # noqa: S608 - table name from the model
-        f" error, attempts, received_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s){conflict}"
-        " RETURNING id"
+        f"SELECT {statements.columns(Conversation, _CONVERSATION_FIELDS)}"  # noqa: S608 - names from the model
+        f" FROM {_CONVERSATION} WHERE {where} LIMIT 1"
     )
-    with transaction.atomic(), connection.cursor() as cursor:
+    if db.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    with statements.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         return None
-    return RawInbound(
-        id=row[0],
-        inbox=inbox,
-        provider_message_id=inbound.provider_message_id,
-        content_type=raw.content_type[:100],
-        headers=raw.headers,
-        received_at=received_at,
-    )
+    conversation = statements.instance(Conversation, _CONVERSATION_FIELDS, row)
+    status = conversation.status
+    _advance(conversation, at)
+    return conversation, status, None
 
 
-def ingest(inbox: Inbox, inbound: InboundMessage, raw: RawPayload | None = None) -> IngestResult:
-    """Store an inbound customer message in its case; safe to call again with the same message."""
-    for attachment in inbound.attachments:
-        check_size(len(attachment.content))
-    raw_row = None
-    if raw is not None:
-        raw_row = _store_raw(inbox, inbound, raw)
-        if raw_row is None:
-            # Seen before: a replay (answer with the stored message) or an earlier failed attempt.
-            existing = _already_ingested(inbox, inbound.provider_message_id)
-            if existing is not None:
-                return IngestResult(existing, created=False)
-            raw_row = RawInbound.objects.defer("body").get(
-                inbox=inbox, provider_message_id=inbound.provider_message_id
-            )
-    else:
-        existing = _already_ingested(inbox, inbound.provider_message_id)
-        if existing is not None:
-            return IngestResult(existing, created=False)
-    try:
-        with transaction.atomic():
-            message = _ingest_in_transaction(inbox, inbound, raw_row)
-    except IntegrityError:
-        existing = _already_ingested(inbox, inbound.provider_message_id)
-        if existing is None:
-            _mark_raw_failed(raw_row, "integrity error")
-            raise
-        return IngestResult(existing, created=False)
-    except Exception as exc:
-        _mark_raw_failed(raw_row, repr(exc))
-        raise
-    return IngestResult(message, created=True)
-
-
-def _mark_raw_failed(raw_row: RawInbound | None, error: str) -> None:
-    if raw_row is None:
-        return
-    RawInbound.objects.filter(pk=raw_row.pk).update(
-        state=RawInbound.State.FAILED, error=error[:2000], attempts=raw_row.attempts + 1
-    )
-
-
-def _find_conversation(
-    inbox: Inbox, contact: Contact, inbound: InboundMessage, now: dt.datetime
-) -> Conversation | None:
-    """The case this message threads into, locked; None when it opens a new one.
-
-    Written as SQL once: this runs for every inbound message, and building the same query with
-    the ORM costs ten times the CPU (docs/architecture.md §6).
-    """
-    if inbound.thread_key:
-        sql, params = _THREAD_SQL, [inbox.pk, inbound.thread_key]
-    else:
-        cutoff = now - dt.timedelta(days=settings.PREMURA_REOPEN_WINDOW_DAYS)
-        stored_cutoff = connection.ops.adapt_datetimefield_value(cutoff)
-        sql, params = _OPEN_CASE_SQL, [contact.pk, inbox.pk, *OPEN_STATUSES, stored_cutoff]
-    if connection.features.has_select_for_update:
-        sql += " FOR UPDATE"
-    return next(iter(Conversation.objects.raw(sql, params)), None)
-
-
-_CONVERSATION = Conversation._meta.db_table
-_THREAD_SQL = f'SELECT * FROM "{_CONVERSATION}" WHERE "inbox_id" = %s AND "thread_key" = %s LIMIT 1'  # noqa: S608
-_OPEN_CASE_SQL = (
-    f'SELECT * FROM "{_CONVERSATION}"'  # noqa: S608 - the table name comes from the model
-    ' WHERE "contact_id" = %s AND "inbox_id" = %s AND "thread_key" = \'\''
-    ' AND ("status" IN (%s, %s, %s) OR ("status" = \'resolved\' AND "resolved_at" >= %s))'
-    ' ORDER BY "last_activity_at" DESC, "id" DESC LIMIT 1'
-)
-
-
-def _customer_event(
-    conversation: Conversation,
-    contact: Contact,
-    kind: str,
-    payload: dict[str, Any],
-    at: dt.datetime,
-    message: Message | None = None,
-) -> ConversationEvent:
-    """An event the customer's message caused (written in bulk at the end of ingest)."""
-    return ConversationEvent(
-        conversation=conversation,
-        kind=kind,
-        actor_contact=contact,
-        message=message,
-        payload=payload,
-        created_at=at,
-    )
-
-
-def _new_conversation(
-    inbox: Inbox, contact: Contact, inbound: InboundMessage, at: dt.datetime
-) -> tuple[Conversation, bool]:
-    # Born with its first message: one INSERT, no UPDATE after it.
-    conversation = Conversation(
-        contact=contact,
-        inbox=inbox,
-        thread_key=inbound.thread_key[:255],
-        subject=inbound.subject[:300],
-        language=inbound.language or contact.language,
-        created_at=at,
-        last_activity_at=at,
-        first_customer_message_at=at,
-        last_customer_message_at=at,
-        last_sequence=1,
-    )
-    if not inbound.thread_key:
-        conversation.save(force_insert=True)
-        return conversation, True
-    try:
-        with transaction.atomic():
-            conversation.save(force_insert=True)
-    except IntegrityError:
-        # Another message with the same thread key opened it a moment ago.
-        existing = Conversation.objects.select_for_update().get(
-            inbox=inbox, thread_key=inbound.thread_key
-        )
-        return existing, False
-    return conversation, True
-
-
-def _advance(
-    conversation: Conversation, contact: Contact, at: dt.datetime, events: list[ConversationEvent]
-) -> None:
-    """Take the next sequence number in an existing case, waking or reopening it."""
+def _advance(conversation: Conversation, at: dt.datetime) -> None:
+    """What `_ADVANCE_SQL` does, for databases without UPDATE … FROM … RETURNING of old values."""
     update_fields = ["last_sequence", "last_customer_message_at", "last_activity_at"]
     if conversation.status == Conversation.Status.RESOLVED:
         conversation.reopened_count += 1
-        update_fields += ["reopened_count", "resolved_at"]
         conversation.resolved_at = None
-        events.append(
-            _customer_event(
-                conversation, contact, ConversationEvent.Kind.REOPENED, {"from": "resolved"}, at
-            )
-        )
+        update_fields += ["reopened_count", "resolved_at"]
     if conversation.status != Conversation.Status.OPEN:
-        events.append(
-            _customer_event(
-                conversation,
-                contact,
-                ConversationEvent.Kind.STATUS_CHANGED,
-                {"from": conversation.status, "to": Conversation.Status.OPEN},
-                at,
-            )
-        )
         conversation.status = Conversation.Status.OPEN
         conversation.snoozed_until = None
         update_fields += ["status", "snoozed_until"]
@@ -321,37 +323,145 @@ def _advance(
     statements.update(conversation, update_fields)
 
 
+_THREAD_CONFLICT = (
+    ' ON CONFLICT ("inbox_id", "thread_key") WHERE NOT ("thread_key" = \'\') DO NOTHING'
+)
+
+
+def _open_conversation(
+    inbox: Inbox, contact: Contact, inbound: InboundMessage, at: dt.datetime
+) -> tuple[Conversation, int | None] | None:
+    """A new case, born with its first message: (case, the message's id on PostgreSQL).
+
+    None when a concurrent message with the same thread key opened it a moment ago (the INSERT
+    waited for that transaction, then skipped).
+    """
+    conversation = Conversation(
+        contact=contact,
+        inbox=inbox,
+        thread_key=inbound.thread_key[:255],
+        subject=inbound.subject[:300],
+        language=inbound.language or contact.language,
+        created_at=at,
+        last_activity_at=at,
+        first_customer_message_at=at,
+        last_customer_message_at=at,
+        last_sequence=1,
+    )
+    db = statements.db()
+    sql, fields = statements.insert_sql(Conversation, 1)
+    sql += _THREAD_CONFLICT if inbound.thread_key else ""
+    sql += ' RETURNING "id"'
+    if db.vendor == "postgresql":
+        sql += f", {statements.next_id_sql(Message)}"
+    with statements.cursor() as cursor:
+        cursor.execute(sql, statements.params([conversation], fields, db))
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    conversation.pk = row[0]
+    statements.saved(conversation)
+    return conversation, (int(row[1]) if len(row) > 1 else None)
+
+
+def _customer_event(
+    conversation: Conversation,
+    contact: Contact,
+    kind: str,
+    payload: dict[str, Any],
+    at: dt.datetime,
+    message: Message | None = None,
+) -> dict[str, Any]:
+    """An event the customer's message caused (a row written with the message)."""
+    return {
+        "conversation_id": conversation.pk,
+        "kind": kind,
+        "actor_contact_id": contact.pk,
+        "message_id": None if message is None else message.pk,
+        "payload": payload,
+        "created_at": at,
+    }
+
+
+def _thread(
+    inbox: Inbox,
+    contact: Contact,
+    new_contact: bool,
+    inbound: InboundMessage,
+    now: dt.datetime,
+    at: dt.datetime,
+) -> tuple[Conversation, bool, list[dict[str, Any]], int | None]:
+    """Thread the message: (case, whether it is new, the events that caused, message id or None)."""
+    # A customer met a moment ago has no case yet (unless the caller's thread key names one).
+    for _attempt in range(3):
+        found = None
+        if inbound.thread_key or not new_contact:
+            found = _advance_existing(inbox, contact, inbound, now, at)
+        if found is not None:
+            conversation, status, message_id = found
+            return conversation, False, _wake_events(conversation, contact, status, at), message_id
+        opened = _open_conversation(inbox, contact, inbound, at)
+        if opened is not None:
+            conversation, message_id = opened
+            created = _customer_event(
+                conversation,
+                contact,
+                ConversationEvent.Kind.CREATED,
+                {"inbox": inbox.pk, "channel": inbox.kind},
+                at,
+            )
+            return conversation, True, [created], message_id
+    raise RuntimeError(f"could not thread message {inbound.provider_message_id!r}")
+
+
+def _wake_events(
+    conversation: Conversation, contact: Contact, status: str, at: dt.datetime
+) -> list[dict[str, Any]]:
+    """The events of a customer message moving a case that was not open."""
+    events = []
+    if status == Conversation.Status.RESOLVED:
+        events.append(
+            _customer_event(
+                conversation, contact, ConversationEvent.Kind.REOPENED, {"from": "resolved"}, at
+            )
+        )
+    if status != Conversation.Status.OPEN:
+        events.append(
+            _customer_event(
+                conversation,
+                contact,
+                ConversationEvent.Kind.STATUS_CHANGED,
+                {"from": status, "to": Conversation.Status.OPEN},
+                at,
+            )
+        )
+    return events
+
+
 def _ingest_in_transaction(
-    inbox: Inbox, inbound: InboundMessage, raw_row: RawInbound | None
-) -> Message:
+    inbox: Inbox, inbound: InboundMessage, raw: RawPayload | None
+) -> IngestResult:
     now = timezone.now()
     at = (inbound.sent_at or now) if inbound.historical else now
+    raw_id = None
+    if raw is not None:
+        raw_id = _store_raw(inbox, inbound, raw, now)
+        if raw_id is None:
+            # Seen before: a replay (answer with the stored message) or an earlier failed attempt.
+            existing = _already_ingested(inbox, inbound.provider_message_id)
+            if existing is not None:
+                return IngestResult(existing, created=False)
+            raw_id = _take_stored_raw(inbox, inbound.provider_message_id)
+    else:
+        existing = _already_ingested(inbox, inbound.provider_message_id)
+        if existing is not None:
+            return IngestResult(existing, created=False)
     contact, new_contact = resolve_contact(inbound.contact)
-    # A customer met a moment ago has no case yet (unless the caller's thread key names one).
-    conversation = (
-        None
-        if new_contact and not inbound.thread_key
-        else _find_conversation(inbox, contact, inbound, now)
+    conversation, created, events, message_id = _thread(
+        inbox, contact, new_contact, inbound, now, at
     )
-    events: list[ConversationEvent] = []
-    created = False
-    if conversation is None:
-        conversation, created = _new_conversation(inbox, contact, inbound, at)
-        if created:
-            events.append(
-                _customer_event(
-                    conversation,
-                    contact,
-                    ConversationEvent.Kind.CREATED,
-                    {"inbox": inbox.pk, "channel": inbox.kind},
-                    at,
-                )
-            )
-
-    if not created:
-        _advance(conversation, contact, at, events)
-
     message = Message(
+        id=message_id,
         conversation=conversation,
         inbox=inbox,
         sequence=conversation.last_sequence,
@@ -361,16 +471,14 @@ def _ingest_in_transaction(
         text=inbound.text,
         html=sanitize_html(inbound.html),
         provider_message_id=inbound.provider_message_id[:255],
-        raw=raw_row,
+        raw_id=raw_id,
         sent_at=inbound.sent_at,
         created_at=at,
     )
-    statements.insert([message])
-    if raw_row is not None and raw_row.state == RawInbound.State.FAILED:
-        # An earlier attempt failed; this one succeeds: the row is processed now.
-        RawInbound.objects.filter(pk=raw_row.pk).update(state=RawInbound.State.RECEIVED, error="")
-    for item in inbound.attachments:
-        store_attachment(message, item.filename, item.content, item.declared_content_type)
+    rows: list[list[Message] | statements.Rows] = [[message]]
+    if message.pk is None:  # no id handed out beforehand: insert it to learn it
+        statements.insert([message])
+        rows = []
     events.append(
         _customer_event(
             conversation,
@@ -381,9 +489,19 @@ def _ingest_in_transaction(
             message,
         )
     )
-    statements.insert(events)
-    message.conversation = conversation
-    conversation.contact = contact
-    if not inbound.historical:
+    rows.append(statements.Rows(ConversationEvent, events))
+    # Routing runs after commit, from a task row written in this transaction.
+    enqueue = not inbound.historical
+    if enqueue:
+        task = statements.task_row(route_conversation, conversation.pk, message.pk, created)
+        if task is not None:
+            rows.append(task)
+            enqueue = False
+    # PostgreSQL: the message, its events and the task row in one statement.
+    statements.insert_all(rows)
+    if enqueue:
         route_conversation.enqueue(conversation.pk, message.pk, created)
-    return message
+    for item in inbound.attachments:
+        store_attachment(message, item.filename, item.content, item.declared_content_type)
+    conversation.contact = contact
+    return IngestResult(message, created=True)
