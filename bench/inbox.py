@@ -46,7 +46,10 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
+
+# The bench database helpers are ingest.py's (this folder is on sys.path when a script runs).
+from ingest import database_name, recreate_database
 
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,15 +75,6 @@ def percentile(values: list[float], q: float) -> float:
 # --- Database ---------------------------------------------------------------------------------
 
 
-def database_name(url: str) -> str:
-    return urlsplit(url).path.lstrip("/")
-
-
-def maintenance_url(url: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, ""))
-
-
 def conversations_in(url: str) -> int:
     """How many conversations the bench database holds (0 when it or its tables don't exist)."""
     import psycopg
@@ -91,20 +85,6 @@ def conversations_in(url: str) -> int:
     except psycopg.Error:
         return 0
     return int(row[0]) if row else 0
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    name = database_name(url)
-    if "bench" not in name:
-        raise SystemExit(f"refusing to drop database {name!r}: its name must contain 'bench'")
-    with psycopg.connect(maintenance_url(url), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def premura(env: dict[str, str], *args: str) -> str:
