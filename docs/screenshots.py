@@ -57,7 +57,9 @@ def main() -> None:
     env.pop("DATABASE_URL", None)
     premura(env, "migrate")
     premura(env, "demo")
-    admin = json.loads(premura(env, "createadmin", "ada@example.com", "--name", "Ada").splitlines()[-1])
+    admin = json.loads(
+        premura(env, "createadmin", "ada@example.com", "--name", "Ada").splitlines()[-1]
+    )
     server = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "premura.cli", "web", "--bind", f"{HOST}:{port}"],
         env=env,
@@ -104,7 +106,7 @@ def main() -> None:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
     for path in sorted(OUT.glob("*.png")):
-        print(path.relative_to(OUT.parent.parent))
+        sys.stdout.write(f"{path.relative_to(OUT.parent.parent)}\n")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ a merge (premura.contacts.merging explains why).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
@@ -290,35 +291,35 @@ def merge_undo(request: HttpRequest, contact_id: int, merge_id: int) -> HttpResp
 # --- lists -----------------------------------------------------------------------------------
 
 
-@login_required
-@require_GET
-def contact_list(request: HttpRequest) -> HttpResponse:
-    """Every customer, newest first, with search."""
+def _searchable_list(
+    request: HttpRequest, page_of: Callable[[str, str | None], Any], template: str
+) -> HttpResponse:
+    """A list with a search box and cursor pages (contacts, organizations)."""
     query = request.GET.get("q", "").strip()[:200]
     try:
-        page = selectors.contacts_page(query, request.GET.get("cursor"))
+        page = page_of(query, request.GET.get("cursor"))
     except ValueError:
         return _bad_request(request, _("This link is not valid any more: reload the page."))
     return render(
         request,
-        "contacts/contact_list.html",
+        template,
         {"nav": "contacts", "page": page, "query": query, "paged": bool(request.GET.get("cursor"))},
     )
 
 
 @login_required
 @require_GET
+def contact_list(request: HttpRequest) -> HttpResponse:
+    """Every customer, newest first, with search."""
+    return _searchable_list(request, selectors.contacts_page, "contacts/contact_list.html")
+
+
+@login_required
+@require_GET
 def organization_list(request: HttpRequest) -> HttpResponse:
     """Every organization, by name, with search."""
-    query = request.GET.get("q", "").strip()[:200]
-    try:
-        page = selectors.organizations_page(query, request.GET.get("cursor"))
-    except ValueError:
-        return _bad_request(request, _("This link is not valid any more: reload the page."))
-    return render(
-        request,
-        "contacts/organization_list.html",
-        {"nav": "contacts", "page": page, "query": query, "paged": bool(request.GET.get("cursor"))},
+    return _searchable_list(
+        request, selectors.organizations_page, "contacts/organization_list.html"
     )
 
 

@@ -33,7 +33,8 @@ class Access(enum.IntEnum):
     ACT = 3
 
 
-def _team_ids(user: User) -> set[int]:
+def team_ids(user: User) -> set[int]:
+    """The ids of the user's teams, read once per request (cached on the user object)."""
     cached: set[int] | None = getattr(user, "_premura_team_ids", None)
     if cached is None:
         cached = set(user.teams.values_list("id", flat=True))
@@ -48,7 +49,7 @@ def access(user: User | None, conversation: Conversation) -> Access:
     if user.is_supervisor_or_admin:
         return Access.ACT
     team_id = conversation.team_id
-    member = team_id is not None and team_id in _team_ids(user)
+    member = team_id is not None and team_id in team_ids(user)
     if team_id is None or member or conversation.assignee_id == user.pk:
         return Access.ACT
     team = conversation.team

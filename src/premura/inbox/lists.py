@@ -22,7 +22,7 @@ from premura.api.errors import APIError
 from premura.api.pagination import decode_cursor, encode_cursor
 from premura.channels.models import Inbox
 from premura.conversations.models import Conversation, Mention, parse_reference
-from premura.conversations.visibility import _team_ids, listable
+from premura.conversations.visibility import listable, team_ids
 from premura.search.api import conversations_matching
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ class ListState:
 
 def default_view(user: User, q: str) -> str:
     """A search looks everywhere; otherwise an agent starts on their teams' work."""
-    if q or user.is_supervisor_or_admin or not _team_ids(user):
+    if q or user.is_supervisor_or_admin or not team_ids(user):
         return "all"
     return "teams"
 
@@ -206,7 +206,7 @@ def _readable_content(user: User) -> Q | None:
         return None
     from premura.routing.models import Team
 
-    hidden = Team.objects.filter(restricted=True).exclude(pk__in=_team_ids(user)).values("pk")
+    hidden = Team.objects.filter(restricted=True).exclude(pk__in=team_ids(user)).values("pk")
     return ~Q(team_id__in=hidden) | Q(assignee_id=user.pk)
 
 
@@ -224,7 +224,7 @@ def conversations(user: User, state: ListState) -> QuerySet[Conversation]:
     elif state.view == "unassigned":
         qs = qs.filter(assignee__isnull=True)
     elif state.view == "teams":
-        teams = sorted(_team_ids(user))
+        teams = sorted(team_ids(user))
         # One team is an equality, so the team index also gives the order.
         qs = qs.filter(team_id=teams[0]) if len(teams) == 1 else qs.filter(team_id__in=teams)
     elif state.view == "mentions":

@@ -17,7 +17,7 @@ from django.http import QueryDict
 
 from premura.channels.models import Inbox
 from premura.conversations.models import Conversation, Label, Mention, Message
-from premura.conversations.visibility import Access, _team_ids, access, listable
+from premura.conversations.visibility import Access, access, listable, team_ids
 from premura.inbox import lists
 from premura.inbox.lists import ListState
 from premura.inbox.models import ReadMarker
@@ -234,7 +234,7 @@ def counts(user: User) -> dict[str, Count]:
     mentions): it costs the same with a thousand conversations as with a million.
     """
     open_ = listable(user).filter(status=Conversation.Status.OPEN)
-    teams = sorted(_team_ids(user))
+    teams = sorted(team_ids(user))
     parts: dict[str, QuerySet[Any]] = {
         "mine": open_.filter(assignee_id=user.pk),
         "unassigned": open_.filter(assignee__isnull=True),

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from premura.accounts.models import User
 from premura.channels.models import Inbox
 from premura.conversations.models import Conversation
-from premura.conversations.visibility import _team_ids
+from premura.conversations.visibility import team_ids
 from premura.inbox import lists, selectors, services
 from premura.inbox import palette as command_palette
 from premura.inbox.forms import BULK_STATUSES, BulkForm
@@ -88,7 +88,7 @@ def index(request: HttpRequest) -> HttpResponse:
             "tabs": [
                 (view, name, counts[view], view == state.view)
                 for view, name in VIEW_NAMES.items()
-                if view != "teams" or _team_ids(user) or state.view == "teams"
+                if view != "teams" or team_ids(user) or state.view == "teams"
             ],
             "view_name": VIEW_NAMES[state.view],
             "options": options,

@@ -11,9 +11,9 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from premura.administration.forms import LabelForm
-from premura.administration.services import create_label, delete_label, update_label
 from premura.administration.views.common import admin_required, render_settings
 from premura.conversations.models import Label
+from premura.conversations.services import create_label, delete_label, update_label
 
 
 def _duplicate(form: LabelForm) -> None:
