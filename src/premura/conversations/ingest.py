@@ -87,6 +87,14 @@ class InboundMessage:
     attachments: tuple[InboundAttachment, ...] = ()
     # Imported history (a mailbox backfill): stored with its own dates, triggers nothing.
     historical: bool = False
+    # The case the channel found for this message (an email's In-Reply-To / References or the
+    # reference in its subject): the message threads there, even from another inbox, while the
+    # case exists; otherwise as usual.
+    conversation_id: int | None = None
+    # Sent by a machine (auto-reply, bounce, list mail): stored, routed, never auto-answered.
+    automated: bool = False
+    # Suspected spam: opens a case of its own with status "spam", not routed.
+    spam: bool = False
 
 
 @dataclass(frozen=True)
@@ -229,6 +237,7 @@ def _keep_failed(inbox: Inbox, inbound: InboundMessage, raw: RawPayload | None, 
 _CONVERSATION = statements.table(Conversation)
 _CONVERSATION_FIELDS = tuple(f.attname for f in Conversation._meta.concrete_fields)
 _THREAD_WHERE = '"inbox_id" = %s AND "thread_key" = %s'
+_CASE_WHERE = '"id" = %s'
 _OPEN_CASE_WHERE = (
     '"contact_id" = %s AND "inbox_id" = %s AND "thread_key" = \'\''
     ' AND ("status" IN (%s, %s, %s) OR ("status" = \'resolved\' AND "resolved_at" >= %s))'
@@ -253,13 +262,23 @@ _ADVANCE = (
     f' RETURNING {statements.columns(Conversation, _CONVERSATION_FIELDS, "c")}, old."status",'
     f" {statements.next_id_sql(Message)}"
 )
-_ADVANCE_SQL = {where: _ADVANCE.format(where=where) for where in (_THREAD_WHERE, _OPEN_CASE_WHERE)}
+_ADVANCE_SQL = {
+    where: _ADVANCE.format(where=where) for where in (_THREAD_WHERE, _CASE_WHERE, _OPEN_CASE_WHERE)
+}
 
 
 def _find_params(
-    inbox: Inbox, contact: Contact, inbound: InboundMessage, now: dt.datetime
+    inbox: Inbox,
+    contact: Contact,
+    inbound: InboundMessage,
+    now: dt.datetime,
+    *,
+    named_case: bool = True,
 ) -> tuple[str, list[Any]]:
-    """Which case this message threads into: the caller's thread, or the contact's open case."""
+    """Which case this message threads into: the one the channel named, the caller's thread, or
+    the contact's open case."""
+    if named_case and inbound.conversation_id is not None:
+        return _CASE_WHERE, [inbound.conversation_id]
     if inbound.thread_key:
         return _THREAD_WHERE, [inbox.pk, inbound.thread_key]
     cutoff = now - dt.timedelta(days=settings.PREMURA_REOPEN_WINDOW_DAYS)
@@ -268,7 +287,13 @@ def _find_params(
 
 
 def _advance_existing(
-    inbox: Inbox, contact: Contact, inbound: InboundMessage, now: dt.datetime, at: dt.datetime
+    inbox: Inbox,
+    contact: Contact,
+    inbound: InboundMessage,
+    now: dt.datetime,
+    at: dt.datetime,
+    *,
+    named_case: bool = True,
 ) -> tuple[Conversation, str, int | None] | None:
     """Move the case this message threads into forward: (case, its status before, message id).
 
@@ -276,7 +301,7 @@ def _advance_existing(
     message's id; elsewhere the case is read, then updated (SQLite runs one writer at a time).
     """
     db = statements.db()
-    where, params = _find_params(inbox, contact, inbound, now)
+    where, params = _find_params(inbox, contact, inbound, now, named_case=named_case)
     if db.vendor == "postgresql":
         with statements.cursor() as cursor:
             cursor.execute(_ADVANCE_SQL[where], [at, at, at, *params])
@@ -342,6 +367,7 @@ def _open_conversation(
         thread_key=inbound.thread_key[:255],
         subject=inbound.subject[:300],
         language=inbound.language or contact.language,
+        status=Conversation.Status.SPAM if inbound.spam else Conversation.Status.OPEN,
         created_at=at,
         last_activity_at=at,
         first_customer_message_at=at,
@@ -392,10 +418,17 @@ def _thread(
     at: dt.datetime,
 ) -> tuple[Conversation, bool, list[dict[str, Any]], int | None]:
     """Thread the message: (case, whether it is new, the events that caused, message id or None)."""
-    # A customer met a moment ago has no case yet (unless the caller's thread key names one).
     for _attempt in range(3):
         found = None
-        if inbound.thread_key or not new_contact:
+        if inbound.spam:
+            pass  # suspected spam never joins a real case
+        elif inbound.conversation_id is not None:
+            found = _advance_existing(inbox, contact, inbound, now, at)
+            if found is None and (inbound.thread_key or not new_contact):
+                # The named case is gone (deleted): thread as if none had been named.
+                found = _advance_existing(inbox, contact, inbound, now, at, named_case=False)
+        # A customer met a moment ago has no case yet (unless the caller's thread key names one).
+        elif inbound.thread_key or not new_contact:
             found = _advance_existing(inbox, contact, inbound, now, at)
         if found is not None:
             conversation, status, message_id = found
@@ -471,6 +504,7 @@ def _ingest_in_transaction(
         text=inbound.text,
         html=sanitize_html(inbound.html),
         provider_message_id=inbound.provider_message_id[:255],
+        automated=inbound.automated,
         raw_id=raw_id,
         sent_at=inbound.sent_at,
         created_at=at,
@@ -491,7 +525,7 @@ def _ingest_in_transaction(
     )
     rows.append(statements.Rows(ConversationEvent, events))
     # Routing runs after commit, from a task row written in this transaction.
-    enqueue = not inbound.historical
+    enqueue = not inbound.historical and not inbound.spam
     if enqueue:
         task = statements.task_row(route_conversation, conversation.pk, message.pk, created)
         if task is not None:

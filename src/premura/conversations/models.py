@@ -50,6 +50,8 @@ class Conversation(models.Model):
         SNOOZED = "snoozed", _("Snoozed")
         RESOLVED = "resolved", _("Resolved")
         CLOSED = "closed", _("Closed")
+        # Suspected spam (the contact form's scoring): kept for review, never routed.
+        SPAM = "spam", _("Spam")
 
     class Priority(models.IntegerChoices):
         NONE = 0, _("None")
@@ -240,6 +242,8 @@ class Message(models.Model):
     # Sanitised with nh3 before it is stored; never the provider's HTML as received.
     html = models.TextField(blank=True)
     provider_message_id = models.CharField(max_length=255, blank=True, default="")
+    # Sent by a machine (an auto-reply, a bounce, list mail): never answered automatically.
+    automated = models.BooleanField(default=False, db_default=False)
     raw = models.ForeignKey(
         RawInbound,
         null=True,
