@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "premura.channels",
     "premura.conversations",
     "premura.scheduling",
+    "premura.mail",
     "premura.demo",
     "premura.api",
     "premura.search",
