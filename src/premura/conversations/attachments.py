@@ -57,7 +57,13 @@ def check_size(size: int) -> None:
 
 
 def store_attachment(
-    message: Message, filename: str, content: bytes, declared_content_type: str = ""
+    message: Message,
+    filename: str,
+    content: bytes,
+    declared_content_type: str = "",
+    *,
+    content_id: str = "",
+    inline: bool = False,
 ) -> Attachment:
     """Save a file for a message under a random storage name."""
     check_size(len(content))
@@ -68,6 +74,8 @@ def store_attachment(
         declared_content_type=declared_content_type[:100],
         size=len(content),
         sha256=hashlib.sha256(content).hexdigest(),
+        content_id=content_id[:255],
+        inline=inline and bool(content_id),
     )
     attachment.file.save(uuid.uuid4().hex, ContentFile(content), save=False)
     attachment.save()

@@ -70,6 +70,9 @@ class InboundAttachment:
     filename: str
     content: bytes
     declared_content_type: str = ""
+    # An email's inline part, referred to as cid:<content_id> in its HTML.
+    content_id: str = ""
+    inline: bool = False
 
 
 @dataclass(frozen=True)
@@ -536,6 +539,13 @@ def _ingest_in_transaction(
     if enqueue:
         route_conversation.enqueue(conversation.pk, message.pk, created)
     for item in inbound.attachments:
-        store_attachment(message, item.filename, item.content, item.declared_content_type)
+        store_attachment(
+            message,
+            item.filename,
+            item.content,
+            item.declared_content_type,
+            content_id=item.content_id,
+            inline=item.inline,
+        )
     conversation.contact = contact
     return IngestResult(message, created=True)

@@ -316,6 +316,10 @@ class Attachment(models.Model):
     declared_content_type = models.CharField(max_length=100, blank=True)
     size = models.PositiveBigIntegerField()
     sha256 = models.CharField(max_length=64)
+    # An email's inline part: the HTML refers to it as cid:<content_id>; shown in the text, not
+    # listed below it.
+    content_id = models.CharField(max_length=255, blank=True, default="", db_default="")
+    inline = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

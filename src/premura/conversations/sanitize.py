@@ -6,6 +6,9 @@ import nh3
 
 # Only http(s), mailto, tel and inline cid: links survive; javascript:, data: and the rest are dropped.
 _URL_SCHEMES = {"http", "https", "mailto", "tel", "cid"}
+# nh3's safe attributes, plus the marker a channel puts around a quoted reply (display folds it).
+_ATTRIBUTES = {tag: set(names) for tag, names in nh3.ALLOWED_ATTRIBUTES.items()}
+_ATTRIBUTES.setdefault("div", set()).add("data-quoted")
 
 
 def sanitize_html(html: str) -> str:
@@ -15,6 +18,7 @@ def sanitize_html(html: str) -> str:
     return nh3.clean(
         html,
         url_schemes=_URL_SCHEMES,
+        attributes=_ATTRIBUTES,
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
     )

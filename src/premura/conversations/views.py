@@ -36,6 +36,7 @@ from premura.accounts.models import User
 from premura.channels.models import Inbox
 from premura.conversations import outbox, selectors, services
 from premura.conversations.attachments import AttachmentTooLarge
+from premura.conversations.display import PREVIEW_TYPES
 from premura.conversations.downloads import attachment_response
 from premura.conversations.models import Attachment, Conversation, ConversationEvent, Message
 from premura.conversations.selectors import EventCursor, ThreadItem
@@ -45,7 +46,6 @@ from premura.inbox.services import mark_read
 from premura.routing.models import Team
 
 # Image types previewed inline; anything else (SVG above all) is only ever downloaded.
-PREVIEW_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 MAX_TEXT = 50_000
 MAX_HANDOVER_NOTE = 2_000
 MAX_FILES = 10
@@ -267,9 +267,25 @@ def _page(
         watch=watch,
         seen=seen,
     )
+    images = _remote_images_for(request, page.messages)
+    if images is not None:
+        context["images_message_id"] = images
     if extra:
         context.update(extra)
-    return render(request, "conversations/detail.html", context, status=status)
+    response = render(request, "conversations/detail.html", context, status=status)
+    if images is not None:
+        # The agent asked to see this message's remote images: this page may load them.
+        response._csp_update = {"img-src": ["https:", "http:"]}  # type: ignore[attr-defined]
+    return response
+
+
+def _remote_images_for(request: HttpRequest, messages: Sequence[Message]) -> int | None:
+    """The message whose remote images the agent allowed (`?images=<message id>`), if shown."""
+    raw = request.GET.get("images", "")
+    if not raw.isdigit():
+        return None
+    wanted = int(raw)
+    return wanted if any(m.pk == wanted for m in messages) else None
 
 
 @login_required
@@ -822,3 +838,27 @@ def attachment_preview(request: HttpRequest, attachment_id: int) -> FileResponse
 def attachment_download(request: HttpRequest, attachment_id: int) -> FileResponse:
     """Any attachment as a download (never rendered by the browser)."""
     return attachment_response(_attachment(request, attachment_id))
+
+
+@login_required
+@require_GET
+def original(request: HttpRequest, message_id: int) -> HttpResponse:
+    """The provider's payload of an inbound message exactly as received (an email's source), as
+    a download: never rendered by the browser."""
+    message = get_object_or_404(
+        Message.objects.select_related("conversation__team", "raw", "inbox"), pk=message_id
+    )
+    require_read(_user(request), message.conversation)
+    if message.raw is None:
+        raise Http404
+    is_email = message.raw.content_type == "message/rfc822"
+    response = HttpResponse(
+        bytes(message.raw.body),
+        content_type="message/rfc822" if is_email else "application/octet-stream",
+    )
+    extension = "eml" if is_email else "txt"
+    name = f"{message.conversation.reference}-{message.sequence}.{extension}"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response

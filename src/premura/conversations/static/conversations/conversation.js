@@ -12,6 +12,16 @@
   }
   function toBottom() { thread.scrollTop = thread.scrollHeight; }
 
+  /* An email's quoted history and signature are folded; one click shows the full message. */
+  thread.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-toggle-quoted]") : null;
+    if (!button) return;
+    var message = button.closest(".message");
+    var open = message.classList.toggle("show-quoted");
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+    button.textContent = open ? button.dataset.hideLabel : button.dataset.showLabel;
+  });
+
   /* The newest messages first: the page opens at the bottom of the thread. */
   toBottom();
 
