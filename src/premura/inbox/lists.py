@@ -232,6 +232,8 @@ def conversations(user: User, state: ListState) -> QuerySet[Conversation]:
         qs = qs.filter(Exists(mentioned))
     if state.status != ALL_STATUSES:
         qs = qs.filter(status=state.status)
+    else:  # suspected spam shows only when asked for (the Spam link)
+        qs = qs.exclude(status=Conversation.Status.SPAM)
     if state.inbox is not None:
         qs = qs.filter(inbox_id=state.inbox)
     if state.channel:
