@@ -30,7 +30,7 @@ from premura.channels.services import create_api_inbox, inbox_for_token
 from premura.contacts.services import normalize_email, normalize_phone
 from premura.conversations.attachments import AttachmentTooLarge
 from premura.conversations.downloads import attachment_response
-from premura.conversations.ingest import RawPayload, ingest
+from premura.conversations.ingest import ConversationDeleted, RawPayload, ingest
 from premura.conversations.models import Attachment, Message
 from premura.conversations.outbox import apply_receipt
 from premura.conversations.schemas import (
@@ -189,6 +189,10 @@ def post_message(request: HttpRequest, inbox_id: int, payload: InboundMessageIn)
         result = ingest(inbox, inbound, raw)
     except AttachmentTooLarge as exc:
         raise APIError(413, "attachment_too_large", str(exc)) from exc
+    except ConversationDeleted as exc:
+        raise APIError(
+            410, "conversation_deleted", "This message belonged to a deleted conversation."
+        ) from exc
     message = result.message
     attachments = (
         list(message.attachments.all()) if (payload.attachments or not result.created) else []

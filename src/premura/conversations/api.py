@@ -119,6 +119,20 @@ def get_conversation(request: HttpRequest, conversation_id: int) -> dict[str, An
     return _page_dicts(user, [conversation])[0]
 
 
+@router.delete(
+    "/conversations/{conversation_id}",
+    response={204: None},
+    summary="Delete a conversation for good (admins)",
+)
+def delete_conversation(request: HttpRequest, conversation_id: int) -> Status[None]:
+    """Its messages, events and files go; its inbound messages are never imported again."""
+    user = agent(request)
+    if not user.is_admin:
+        raise APIError(403, "forbidden", "Only admins delete conversations.")
+    services.delete_conversation(_get(user, conversation_id), user)
+    return Status(204, None)
+
+
 class AssignIn(Schema):
     assignee_id: int | None = Field(None, description="an agent id, or null to unassign")
     handover_note: str = Field("", max_length=2000)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# Image types previewed inline; anything else (SVG above all) is only ever downloaded.
 PREVIEW_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 
 # (the new reply, the quoted part and signature)

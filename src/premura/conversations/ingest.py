@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "ConversationDeleted",
     "ContactInfo",
     "InboundAttachment",
     "InboundMessage",
@@ -125,6 +126,10 @@ class IngestResult:
         return self.message.conversation.contact
 
 
+class ConversationDeleted(Exception):
+    """The message belonged to a case an admin deleted: it is not imported again."""
+
+
 def _already_ingested(inbox: Inbox, provider_message_id: str) -> Message | None:
     if not provider_message_id:
         return None
@@ -148,6 +153,8 @@ def ingest(inbox: Inbox, inbound: InboundMessage, raw: RawPayload | None = None)
             _keep_failed(inbox, inbound, raw, "integrity error")
             raise
         return IngestResult(existing, created=False)
+    except ConversationDeleted:
+        raise
     except Exception as exc:
         _keep_failed(inbox, inbound, raw, repr(exc))
         raise
@@ -206,10 +213,13 @@ def _take_stored_raw(inbox: Inbox, provider_message_id: str) -> int | None:
     """The payload an earlier, failed attempt kept: this attempt processes it (and locks it)."""
     sql = (
         f"UPDATE {_RAW} SET state = %s, error = ''"  # noqa: S608 - table name from the model
-        " WHERE inbox_id = %s AND provider_message_id = %s RETURNING id"
+        " WHERE inbox_id = %s AND provider_message_id = %s AND state <> %s RETURNING id"
     )
     with statements.cursor() as cursor:
-        cursor.execute(sql, [RawInbound.State.RECEIVED, inbox.pk, provider_message_id])
+        cursor.execute(
+            sql,
+            [RawInbound.State.RECEIVED, inbox.pk, provider_message_id, RawInbound.State.DELETED],
+        )
         row = cursor.fetchone()
     return None if row is None else int(row[0])
 
@@ -488,6 +498,8 @@ def _ingest_in_transaction(
             if existing is not None:
                 return IngestResult(existing, created=False)
             raw_id = _take_stored_raw(inbox, inbound.provider_message_id)
+            if raw_id is None:  # only a deleted case's tombstone is left
+                raise ConversationDeleted(inbound.provider_message_id)
     else:
         existing = _already_ingested(inbox, inbound.provider_message_id)
         if existing is not None:

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 REFERENCE_PREFIX = "PRM-"
 
@@ -168,6 +169,9 @@ class RawInbound(models.Model):
     class State(models.TextChoices):
         RECEIVED = "received", _("Received")
         FAILED = "failed", _("Failed")
+        # Its case was deleted: the body is gone, the row stays so the message is never
+        # imported again (a mailbox re-fetch, a provider's retry).
+        DELETED = "deleted", pgettext_lazy("raw payload state", "Deleted")
 
     inbox = models.ForeignKey(
         "premura_channels.Inbox", on_delete=models.CASCADE, related_name="raw_inbound"

@@ -14,16 +14,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
 from premura.conversations.attachments import check_size, store_attachment
 from premura.conversations.models import (
+    Attachment,
     Conversation,
     ConversationEvent,
     Label,
     Mention,
     Message,
+    RawInbound,
 )
 from premura.conversations.sanitize import sanitize_html
 from premura.conversations.visibility import can_read, require_act
@@ -473,3 +476,49 @@ def delete_label(label: Label) -> int:
         used = Label.conversations.through.objects.filter(label_id=label.pk).count()
         label.delete()
     return used
+
+
+def delete_conversation(conversation: Conversation, actor: User) -> str:
+    """Delete a case for good (admins only): its messages, events and files go; each inbound
+    message leaves a tombstone, so a mailbox re-fetch or a provider's retry never imports it
+    again. Returns the deleted case's reference."""
+    if not actor.is_admin:
+        raise PermissionDenied("only admins delete conversations")
+    reference = conversation.reference
+    note = f"{reference} deleted by agent {actor.pk} at {timezone.now().isoformat()}"
+    with transaction.atomic():
+        conversation = _lock(conversation)
+        inbound = Message.objects.filter(
+            conversation=conversation, direction=Message.Direction.INBOUND
+        ).exclude(provider_message_id="")
+        RawInbound.objects.filter(pk__in=inbound.filter(raw__isnull=False).values("raw_id")).update(
+            state=RawInbound.State.DELETED, body=b"", headers={}, error=note
+        )
+        now = timezone.now()
+        RawInbound.objects.bulk_create(
+            [
+                RawInbound(
+                    inbox_id=inbox_id,
+                    provider_message_id=provider_id,
+                    body=b"",
+                    state=RawInbound.State.DELETED,
+                    error=note,
+                    received_at=now,
+                )
+                for inbox_id, provider_id in inbound.filter(raw__isnull=True).values_list(
+                    "inbox_id", "provider_message_id"
+                )
+            ],
+            ignore_conflicts=True,
+        )
+        files = [a.file.name for a in Attachment.objects.filter(message__conversation=conversation)]
+        conversation.delete()
+        transaction.on_commit(lambda: _delete_files(files))
+    return reference
+
+
+def _delete_files(names: list[str]) -> None:
+    from django.core.files.storage import default_storage
+
+    for name in names:
+        default_storage.delete(name)

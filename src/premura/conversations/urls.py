@@ -18,6 +18,7 @@ urlpatterns = [
     path("<int:conversation_id>/status", views.status, name="status"),
     path("<int:conversation_id>/priority", views.priority, name="priority"),
     path("<int:conversation_id>/labels", views.labels, name="labels"),
+    path("<int:conversation_id>/delete", views.delete, name="delete"),
     path("<int:conversation_id>/messages/<int:message_id>/retry", views.retry, name="retry"),
     path("messages/<int:message_id>/original", views.original, name="original"),
     path(

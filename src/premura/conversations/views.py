@@ -15,6 +15,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import (
     FileResponse,
@@ -45,7 +46,6 @@ from premura.inbox.selectors import neighbours
 from premura.inbox.services import mark_read
 from premura.routing.models import Team
 
-# Image types previewed inline; anything else (SVG above all) is only ever downloaded.
 MAX_TEXT = 50_000
 MAX_HANDOVER_NOTE = 2_000
 MAX_FILES = 10
@@ -838,6 +838,19 @@ def attachment_preview(request: HttpRequest, attachment_id: int) -> FileResponse
 def attachment_download(request: HttpRequest, attachment_id: int) -> FileResponse:
     """Any attachment as a download (never rendered by the browser)."""
     return attachment_response(_attachment(request, attachment_id))
+
+
+@login_required
+@require_POST
+def delete(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """Delete a case for good (admins only), then back to the inbox."""
+    user = _user(request)
+    conversation = _get(request, conversation_id)
+    if not user.is_admin:
+        raise PermissionDenied
+    reference = services.delete_conversation(conversation, user)
+    flash.success(request, _("%(reference)s was deleted.") % {"reference": reference})
+    return HttpResponseRedirect(reverse("inbox:index"))
 
 
 @login_required
