@@ -205,6 +205,8 @@ PREMURA_OUTBOX_STALE_SECONDS = env_int("PREMURA_OUTBOX_STALE_SECONDS", 300)
 # --- Cases -------------------------------------------------------------------------------------
 # A customer who writes again within this many days of a resolution reopens the same case.
 PREMURA_REOPEN_WINDOW_DAYS = env_int("PREMURA_REOPEN_WINDOW_DAYS", 7)
+# How long an agent's inbox view counts are reused before they are counted again.
+PREMURA_INBOX_COUNT_SECONDS = env_int("PREMURA_INBOX_COUNT_SECONDS", 10)
 PREMURA_MAX_ATTACHMENT_BYTES = env_int("PREMURA_MAX_ATTACHMENT_BYTES", 25 * 1024 * 1024)
 # Largest request body the inbound API accepts (attachments travel base64-encoded inside it).
 PREMURA_MAX_API_BODY_BYTES = env_int("PREMURA_MAX_API_BODY_BYTES", 40 * 1024 * 1024)

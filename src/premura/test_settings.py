@@ -13,6 +13,7 @@ from premura.settings import DATA_DIR  # noqa: E402
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = DATA_DIR / "media"
 PREMURA_OUTBOX_BACKOFF_SECONDS = 1
+PREMURA_INBOX_COUNT_SECONDS = 0  # tests read counts right after they change
 LOGGING = {"version": 1, "disable_existing_loggers": False}
 
 # A file (not :memory:) so that worker subprocesses started by tests see the same database.

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
@@ -314,6 +316,30 @@ def test_counts_per_view_and_their_cap(
         3,
     )
     assert '<span class="count" title="Open conversations">2+</span>' in capped.content.decode()
+
+
+def test_counts_are_reused_for_the_configured_seconds(
+    make_conversation: MakeConversation,
+    support_agent: User,
+    signed_in: SignedIn,
+    settings: Any,
+) -> None:
+    # given counts kept 10 s, and a fresh cache
+    settings.PREMURA_INBOX_COUNT_SECONDS = 10
+    cache.clear()
+    make_conversation(minutes=1)
+    client = signed_in(support_agent)
+    first = client.get("/inbox/").context["counts"]["all"].value
+
+    # when a case arrives, and the agent loads the inbox again at once, then after the cache
+    make_conversation(minutes=2)
+    again = client.get("/inbox/").context["counts"]["all"].value
+    cache.delete(f"premura:inbox-counts:{support_agent.pk}")
+    later = client.get("/inbox/").context["counts"]["all"].value
+
+    # then the counts came from the cache, then were counted again; the list was always current
+    assert (first, again, later) == (1, 1, 2)
+    assert len(client.get("/inbox/?view=all").context["page"].rows) == 2
 
 
 def test_row_links_carry_the_list_state(
