@@ -161,3 +161,11 @@ def _forget_inbox_tokens() -> Iterator[None]:
     forget_cached_tokens()
     yield
     forget_cached_tokens()
+
+
+@pytest.fixture(autouse=True)
+def _forget_search_estimates() -> None:
+    """Each test plans its searches afresh (a query-count test counts the planning statement)."""
+    from premura.search.api import forget_estimates
+
+    forget_estimates()

@@ -510,6 +510,10 @@ def test_a_search_is_one_query_whatever_it_finds(
     with django_assert_num_queries(1):  # type: ignore[operator]
         assert len(list(people)) == 30
     assert len(rows) == 26
+    # and the same search again (the next page, say) reuses the plan: no planning statement
+    with django_assert_num_queries(0):  # type: ignore[operator]
+        again = conversations_matching(queryset, "ordine giulia or ritardo")
+    assert [c.pk for c in list(again[:26])] == [c.pk for c in rows]
 
 
 def test_the_migration_and_the_queries_fold_accents_the_same_way() -> None:

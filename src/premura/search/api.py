@@ -11,6 +11,7 @@ visibility filters, ordering and cursor slicing apply on top, in the same single
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.db import connection
@@ -77,9 +78,31 @@ def _contact_ids(backend: Backend, query: Query, *, prefix: bool) -> Sql | None:
     )
 
 
+# Which plan a query takes, per process: the answer comes from the table's statistics, which
+# change only when they are gathered again, and an agent paging through a search asks again and
+# again. Kept ESTIMATE_SECONDS; either plan finds the same rows, only the speed differs.
+ESTIMATE_SECONDS = 60.0
+_ESTIMATES_KEPT = 512
+_estimates: dict[tuple[str, str, tuple[Any, ...]], tuple[float, bool]] = {}
+
+
+def forget_estimates() -> None:
+    """Plan each query afresh (after a bulk load and ANALYZE; between tests)."""
+    _estimates.clear()
+
+
 def _is_common(backend: Backend, query: Query, term: Sql) -> bool:
+    key = (connection.alias, term[0], tuple(term[1]))
+    now = time.monotonic()
+    kept = _estimates.get(key)
+    if kept is not None and now - kept[0] < ESTIMATE_SECONDS:
+        return kept[1]
     matching, total = backend.estimate(query, term)
-    return matching > common(total)
+    answer = matching > common(total)
+    if len(_estimates) >= _ESTIMATES_KEPT:
+        _estimates.clear()
+    _estimates[key] = (now, answer)
+    return answer
 
 
 class _RowCheck(Expression):
