@@ -6,7 +6,10 @@ premura worker       run background tasks
 premura scheduler    enqueue periodic jobs
 premura migrate      apply database migrations
 premura createadmin EMAIL
+premura fetchmail    fetch the email inboxes over IMAP (IDLE where the server supports it)
 premura inbox create api --name NAME [--webhook-url URL] [--team TEAM]
+premura inbox create email --name NAME --address ADDRESS --imap-host H --imap-user U
+                     --imap-password-env VAR [...]   (premura inbox create email --help)
 premura token create EMAIL
 premura demo         load demo data
 premura <any Django management command>

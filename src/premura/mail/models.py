@@ -177,21 +177,3 @@ class EmailReference(models.Model):
 
     def __str__(self) -> str:
         return self.header_message_id
-
-
-class DeletedEmail(models.Model):
-    """The Message-IDs of cases an admin deleted: a re-fetch never imports them again."""
-
-    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="+")
-    message_id = models.CharField(max_length=998)
-    deleted_at = models.DateTimeField()
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["mailbox", "message_id"], name="deleted_email_unique_message_id"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return self.message_id

@@ -1,8 +1,8 @@
 """`premura run`: everything in one process on the embedded default.
 
 Migrates, creates an admin with a random password on first start, loads demo data into an empty
-database, then serves HTTP with uvicorn (ASGI) on one port while a task worker and the scheduler
-run in threads of the same process.
+database, then serves HTTP with uvicorn (ASGI) on one port while a task worker, the scheduler and the email
+fetchers run in threads of the same process.
 """
 
 from __future__ import annotations
@@ -98,6 +98,12 @@ class Command(BaseCommand):
         start_worker(stop)
         threading.Thread(
             target=run_forever, args=(stop,), name="premura-scheduler", daemon=True
+        ).start()
+        # Email inboxes: one IDLE (or polling) thread per IMAP mailbox.
+        from premura.mail.watch import run_fetchers
+
+        threading.Thread(
+            target=run_fetchers, args=(stop,), name="premura-mail", daemon=True
         ).start()
 
         url = f"http://{options['host']}:{options['port']}/"
