@@ -15,6 +15,8 @@ urlpatterns = [
     path("conversations/", include("premura.conversations.urls")),
     path("account/", include("premura.accounts.urls")),
     path("settings/", include("premura.administration.urls")),
+    path("", include("premura.webforms.urls")),
+    path("hooks/email/", include("premura.mail.urls")),
     path("", include("premura.contacts.urls")),
     path("", include("premura.web.urls")),
 ]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from premura.administration.views import agents, inboxes, labels, overview, teams
+from premura.administration.views import agents, inboxes, labels, mailboxes, overview, teams
 
 app_name = "administration"
 
@@ -20,6 +20,30 @@ urlpatterns = [
         "inboxes/<int:inbox_id>/rotate-secret/",
         inboxes.inbox_rotate_secret,
         name="inbox_rotate_secret",
+    ),
+    path("inboxes/new/email/", mailboxes.mailbox_create, name="mailbox_create"),
+    path(
+        "inboxes/oauth/callback/", mailboxes.mailbox_oauth_callback, name="mailbox_oauth_callback"
+    ),
+    path("inboxes/<int:inbox_id>/email/", mailboxes.mailbox_detail, name="mailbox"),
+    path("inboxes/<int:inbox_id>/email/test/", mailboxes.mailbox_test, name="mailbox_test"),
+    path(
+        "inboxes/<int:inbox_id>/email/oauth/", mailboxes.mailbox_oauth_start, name="mailbox_oauth"
+    ),
+    path(
+        "inboxes/<int:inbox_id>/email/webhook-secret/",
+        mailboxes.mailbox_rotate_webhook_secret,
+        name="mailbox_rotate_webhook_secret",
+    ),
+    path(
+        "inboxes/<int:inbox_id>/email/quarantine/<int:item_id>/raw/",
+        mailboxes.mailbox_quarantine_raw,
+        name="mailbox_quarantine_raw",
+    ),
+    path(
+        "inboxes/<int:inbox_id>/email/quarantine/<int:item_id>/retry/",
+        mailboxes.mailbox_quarantine_retry,
+        name="mailbox_quarantine_retry",
     ),
     path("teams/", teams.team_list, name="teams"),
     path("teams/new/", teams.team_create, name="team_create"),
