@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "premura.search",
     "premura.inbox",
     "premura.administration",
+    "premura.webforms",
     "premura.web",
 ]
 
@@ -205,6 +206,13 @@ PREMURA_OUTBOX_STALE_SECONDS = env_int("PREMURA_OUTBOX_STALE_SECONDS", 300)
 # --- Cases -------------------------------------------------------------------------------------
 # A customer who writes again within this many days of a resolution reopens the same case.
 PREMURA_REOPEN_WINDOW_DAYS = env_int("PREMURA_REOPEN_WINDOW_DAYS", 7)
+# Email inboxes: attempts before a message that fails to parse or ingest is quarantined; minutes
+# without a successful fetch before admins are alerted; a CA bundle for mail servers with a
+# private certificate authority; processes that parse a large import ahead of the database.
+PREMURA_MAIL_MAX_ATTEMPTS = env_int("PREMURA_MAIL_MAX_ATTEMPTS", 3)
+PREMURA_MAIL_STALE_MINUTES = env_int("PREMURA_MAIL_STALE_MINUTES", 30)
+PREMURA_MAIL_CA_FILE = os.environ.get("PREMURA_MAIL_CA_FILE", "")
+PREMURA_MAIL_PARSE_PROCESSES = env_int("PREMURA_MAIL_PARSE_PROCESSES", 1)
 # How long an agent's inbox view counts are reused before they are counted again.
 PREMURA_INBOX_COUNT_SECONDS = env_int("PREMURA_INBOX_COUNT_SECONDS", 10)
 PREMURA_MAX_ATTACHMENT_BYTES = env_int("PREMURA_MAX_ATTACHMENT_BYTES", 25 * 1024 * 1024)

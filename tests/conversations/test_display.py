@@ -106,9 +106,11 @@ def test_quoted_html_is_folded_behind_a_button(email_inbox: Inbox, support_agent
 
 @pytest.fixture
 def splitter() -> Iterator[None]:
+    before = display._splitters.get(Inbox.Kind.EMAIL)
     display.register_text_splitter(Inbox.Kind.EMAIL, lambda text: tuple(text.split("\n>", 1)))  # type: ignore[arg-type,return-value]
     yield
-    display._splitters.pop(Inbox.Kind.EMAIL, None)
+    if before is not None:
+        display.register_text_splitter(Inbox.Kind.EMAIL, before)
 
 
 def test_plain_text_quotes_are_folded_with_the_channels_splitter(
@@ -148,3 +150,22 @@ def test_the_original_source_downloads_as_an_eml_for_readers_only(
     outsider = Client()
     outsider.force_login(support_agent)
     assert outsider.get(f"/conversations/messages/{message.pk}/original").status_code == 403
+
+
+def test_an_emails_plain_text_quote_is_folded_by_the_email_channel(
+    email_inbox: Inbox, support_agent: User
+) -> None:
+    # given a plain-text email reply quoting the previous message
+    text = (
+        "Il pacco è arrivato, grazie.\n\n"
+        "Il giorno lun 23 nov 2026 alle 10:00 Assistenza <assistenza@example.it> ha scritto:\n"
+        "> Il suo ordine è stato spedito.\n"
+    )
+    message = _email(email_inbox, text=text)
+    # when the agent opens the case
+    _status, page, _csp = _page(support_agent, message)
+    # then the reply shows and the quote is folded
+    reply, quoted = page.split('<div data-quoted="">', 1)
+    assert "Il pacco è arrivato, grazie." in reply
+    assert "ha scritto:" in quoted.split("</div>", 1)[0]
+    assert "Il suo ordine è stato spedito." in quoted.split("</div>", 1)[0]
