@@ -47,7 +47,14 @@ from types import ModuleType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "corpus" / "emails"
+CORPUS = Path(
+    os.environ.get("PREMURA_EMAIL_CORPUS") or ROOT.parent / "shared" / "corpus" / "emails"
+)
+if (
+    not (CORPUS / "MANIFEST.tsv").exists()
+    and Path("/work/shared/corpus/emails/MANIFEST.tsv").exists()
+):
+    CORPUS = Path("/work/shared/corpus/emails")
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/premura_email_bench"
 TARGET = 300
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 from django.test import Client
@@ -53,3 +55,16 @@ def message_body(
     }
     body.update(extra)
     return body
+
+
+def email_corpus_dir() -> Path:
+    """The shared real-world email corpus (outside the repository): PREMURA_EMAIL_CORPUS, else
+    `shared/corpus/emails` beside the checkout, else the workspace's copy."""
+    configured = os.environ.get("PREMURA_EMAIL_CORPUS")
+    if configured:
+        return Path(configured)
+    beside = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "emails"
+    for candidate in (beside, Path("/work/shared/corpus/emails")):
+        if (candidate / "MANIFEST.tsv").exists():
+            return candidate
+    return beside

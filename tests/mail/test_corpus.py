@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import email
 import html
-import os
 import re
 from email import policy
 from email.message import Message
@@ -19,13 +18,11 @@ import pytest
 
 from premura.mail.loops import Bounce
 from premura.mail.parsing import MAX_SUBJECT_CHARS, ParsedEmail, parse_email
+from tests.helpers import email_corpus_dir
 
 
 def corpus_dir() -> Path:
-    configured = os.environ.get("PREMURA_EMAIL_CORPUS")
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parents[3] / "shared" / "corpus" / "emails"
+    return email_corpus_dir()
 
 
 def manifest() -> list[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +20,7 @@ from premura.mail.models import EmailReference, FetchState, Mailbox, Quarantined
 from premura.mail.parsing import parse_email
 from premura.mail.services import update_mailbox
 from premura.scheduling.scheduler import load_jobs
+from tests.helpers import email_corpus_dir
 from tests.mail.conftest import make_mailbox
 from tests.mail.dovecot import Dovecot, free_port, make_email
 
@@ -612,7 +612,7 @@ def _wait(condition: Any, timeout: float = 15.0) -> None:
     raise AssertionError("condition not met in time")
 
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "emails"
+CORPUS = email_corpus_dir()
 
 
 @pytest.mark.slow
