@@ -646,18 +646,20 @@ def test_whole_corpus_fetched_from_imap_without_a_failure(
 def test_failure_after_the_message_was_stored_rolls_its_group_back_then_quarantines(
     mailbox: Mailbox, dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # given: writing the Message-ID reference of one email always fails (after ingest stored
-    # it), so its whole group must roll back, the messages before it included
+    # given: what follows ingest for one email (marking a bounced reply failed, say) always fails
+    # after ingest stored it, so its whole group must roll back, the messages before it included
     from premura.mail import inbound
 
-    real_insert = inbound.statements.insert
+    real_ingest = inbound.ingest
 
-    def failing_insert(objs: Any, **kwargs: Any) -> Any:
-        if objs and getattr(objs[0], "header_message_id", "") == "bad@example.it":
-            raise RuntimeError("reference table unavailable")
-        return real_insert(objs, **kwargs)
+    def failing_after(inbox: Any, message: Any, raw: Any) -> Any:
+        result = real_ingest(inbox, message, raw)
+        if message.provider_message_id == "bad@example.it":
+            cause = RuntimeError("bounced reply not marked: table unavailable")
+            raise inbound.TransactionSpoiled(repr(cause)) from cause
+        return result
 
-    monkeypatch.setattr(inbound.statements, "insert", failing_insert)
+    monkeypatch.setattr(inbound, "ingest", failing_after)
     imap.fetch_once(mailbox)
     dovecot.append(
         mailbox.imap_user,
@@ -686,7 +688,7 @@ def test_failure_after_the_message_was_stored_rolls_its_group_back_then_quaranti
     ]
     item = QuarantinedEmail.objects.get(mailbox=mailbox)
     assert (item.uid, item.attempts, item.quarantined) == (2, 3, True)
-    assert item.error == "RuntimeError: reference table unavailable"
+    assert item.error == "RuntimeError: bounced reply not marked: table unavailable"
     assert FetchState.objects.get(mailbox=mailbox).last_uid == 3
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -99,6 +100,11 @@ class InboundMessage:
     automated: bool = False
     # Suspected spam: opens a case of its own with status "spam", not routed.
     spam: bool = False
+    # Rows of the channel's own that belong with the message (an email's Message-ID for
+    # threading), written in the message's statement: given the message, it returns them.
+    with_message: Callable[[Message], Sequence[statements.Rows]] | None = field(
+        default=None, compare=False
+    )
 
 
 @dataclass(frozen=True)
@@ -539,6 +545,8 @@ def _ingest_in_transaction(
         )
     )
     rows.append(statements.Rows(ConversationEvent, events))
+    if inbound.with_message is not None:
+        rows.extend(inbound.with_message(message))
     # Routing runs after commit, from a task row written in this transaction.
     enqueue = not inbound.historical and not inbound.spam
     if enqueue:

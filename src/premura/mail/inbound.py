@@ -196,6 +196,19 @@ def _ingest_parsed(
     text = parsed.text
     if notes:
         text = "\n\n".join([text.rstrip(), *notes]) if text.strip() else "\n\n".join(notes)
+    header_id = parsed.message_id[:998]
+
+    def reference(message: Message) -> list[statements.Rows]:
+        # Replies to this email thread here: its Message-ID, written with the message.
+        values = {
+            "header_message_id": header_id,
+            "conversation_id": message.conversation_id,
+            "message_id": message.pk,
+            "outbound": False,
+            "created_at": message.created_at,
+        }
+        return [statements.Rows(EmailReference, [values])] if header_id else []
+
     inbound = InboundMessage(
         provider_message_id=message_id,
         contact=sender_of(parsed, mailbox),
@@ -207,14 +220,22 @@ def _ingest_parsed(
         historical=historical,
         conversation_id=conversation_id,
         automated=bool(parsed.automated),
+        with_message=reference,
     )
     # ingest() takes a savepoint of its own when nested: its failure leaves our transaction clean.
     try:
         result = ingest(mailbox.inbox, inbound, RawPayload(body=raw, content_type=CONTENT_TYPE))
     except ConversationDeleted:
         return None  # an email of a case an admin deleted: its tombstone keeps it out
-    if not result.created:
+    if not result.created or bounced is None or parsed.bounce is None:
         return result
+    try:
+        error = parsed.bounce.diagnostic or parsed.bounce.status or _("The email bounced.")
+        outbox.apply_receipt(bounced, Message.Delivery.FAILED, error=error)
+    except Exception as exc:
+        # The bounce is stored but its reply not marked: only a rollback of it all is consistent.
+        raise TransactionSpoiled(repr(exc)) from exc
+    return result
     try:
         if parsed.message_id:
             reference = EmailReference(
