@@ -13,11 +13,13 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import TYPE_CHECKING
 
 from django.db.models import Q
 
 from premura.contacts.models import Identity
+from premura.conversations import statements
 from premura.conversations.models import Conversation, parse_reference
 from premura.mail.models import EmailReference
 
@@ -42,16 +44,24 @@ def header_ids(parsed: ParsedEmail) -> list[str]:
     return ids
 
 
+@cache
+def _lookup_sql(count: int) -> str:
+    """Runs for every reply fetched: SQL written once per number of ids, not compiled each time."""
+    marks = ", ".join(["%s"] * count)
+    return (
+        f'SELECT "header_message_id", "conversation_id" FROM {statements.table(EmailReference)}'  # noqa: S608 - table name from the model, values bound
+        f' WHERE "header_message_id" IN ({marks}) ORDER BY "created_at"'
+    )
+
+
 def case_from_headers(parsed: ParsedEmail) -> int | None:
     """The case of the most telling id in In-Reply-To / References that Premura knows."""
     ids = header_ids(parsed)
     if not ids:
         return None
-    found = dict(
-        EmailReference.objects.filter(header_message_id__in=ids)
-        .order_by("created_at")
-        .values_list("header_message_id", "conversation_id")
-    )
+    with statements.cursor() as cursor:
+        cursor.execute(_lookup_sql(len(ids)), ids)
+        found = dict(cursor.fetchall())
     for value in ids:
         if value in found:
             return int(found[value])
