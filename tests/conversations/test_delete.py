@@ -97,3 +97,40 @@ def test_only_admins_delete(api_inbox: NewAPIInbox, supervisor: User, admin: Use
     # then it is gone
     assert response.status_code == 204
     assert not Conversation.objects.filter(pk=conversation_id).exists()
+
+
+def test_a_deleted_cases_message_leaves_the_callers_transaction_usable_without_a_savepoint(
+    api_inbox: NewAPIInbox, admin: User
+) -> None:
+    # given a case deleted by an admin
+    from django.db import transaction
+
+    from premura.contacts.services import ContactInfo, IdentityKey
+    from premura.conversations.ingest import (
+        ConversationDeleted,
+        InboundMessage,
+        RawPayload,
+        ingest,
+    )
+    from premura.conversations.services import delete_conversation
+
+    inbound = InboundMessage(
+        provider_message_id="m-gone",
+        contact=ContactInfo(identity=IdentityKey("api", "c-1", "test")),
+        text="ciao",
+    )
+    first = ingest(api_inbox.inbox, inbound, RawPayload(b"{}"))
+    delete_conversation(first.conversation, admin)
+    # when a fetcher's group transaction meets it again, without savepoints
+    with transaction.atomic():
+        with pytest.raises(ConversationDeleted):
+            ingest(api_inbox.inbox, inbound, RawPayload(b"{}"), savepoint=False)
+        other = InboundMessage(
+            provider_message_id="m-next",
+            contact=ContactInfo(identity=IdentityKey("api", "c-2", "test")),
+            text="nuovo",
+        )
+        # then the group goes on: the next message is stored in the same transaction
+        stored = ingest(api_inbox.inbox, other, RawPayload(b"{}"), savepoint=False)
+    assert Message.objects.get().pk == stored.message.pk
+    assert RawInbound.objects.get(provider_message_id="m-gone").state == "deleted"

@@ -652,8 +652,8 @@ def test_failure_after_the_message_was_stored_rolls_its_group_back_then_quaranti
 
     real_ingest = inbound.ingest
 
-    def failing_after(inbox: Any, message: Any, raw: Any) -> Any:
-        result = real_ingest(inbox, message, raw)
+    def failing_after(inbox: Any, message: Any, raw: Any, **options: Any) -> Any:
+        result = real_ingest(inbox, message, raw, **options)
         if message.provider_message_id == "bad@example.it":
             cause = RuntimeError("bounced reply not marked: table unavailable")
             raise inbound.TransactionSpoiled(repr(cause)) from cause

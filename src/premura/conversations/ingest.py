@@ -146,13 +146,33 @@ def _already_ingested(inbox: Inbox, provider_message_id: str) -> Message | None:
     )
 
 
-def ingest(inbox: Inbox, inbound: InboundMessage, raw: RawPayload | None = None) -> IngestResult:
-    """Store an inbound customer message in its case; safe to call again with the same message."""
+def ingest(
+    inbox: Inbox,
+    inbound: InboundMessage,
+    raw: RawPayload | None = None,
+    *,
+    savepoint: bool = True,
+) -> IngestResult:
+    """Store an inbound customer message in its case; safe to call again with the same message.
+
+    Inside a caller's transaction, `savepoint=False` saves the two round trips of a savepoint
+    (an IMAP fetcher committing messages in groups): any failure then spoils the caller's
+    transaction, which the caller rolls back and retries; no failed payload is kept.
+    """
     for attachment in inbound.attachments:
         check_size(len(attachment.content))
+    if not savepoint and connection.in_atomic_block:
+        with statements.one_cursor(), transaction.atomic(savepoint=False):
+            result = _ingest_in_transaction(inbox, inbound, raw)
+        if result is None:
+            raise ConversationDeleted(inbound.provider_message_id)
+        return result
     try:
         with statements.one_cursor(), transaction.atomic():
-            return _ingest_in_transaction(inbox, inbound, raw)
+            result = _ingest_in_transaction(inbox, inbound, raw)
+        if result is None:
+            raise ConversationDeleted(inbound.provider_message_id)
+        return result
     except IntegrityError:
         existing = _already_ingested(inbox, inbound.provider_message_id)
         if existing is None:
@@ -492,7 +512,7 @@ def _wake_events(
 
 def _ingest_in_transaction(
     inbox: Inbox, inbound: InboundMessage, raw: RawPayload | None
-) -> IngestResult:
+) -> IngestResult | None:
     now = timezone.now()
     at = (inbound.sent_at or now) if inbound.historical else now
     raw_id = None
@@ -504,8 +524,10 @@ def _ingest_in_transaction(
             if existing is not None:
                 return IngestResult(existing, created=False)
             raw_id = _take_stored_raw(inbox, inbound.provider_message_id)
-            if raw_id is None:  # only a deleted case's tombstone is left
-                raise ConversationDeleted(inbound.provider_message_id)
+            if raw_id is None:
+                # Only a deleted case's tombstone is left. Nothing was written: the transaction
+                # ends cleanly (the caller's too) and ingest() says so.
+                return None
     else:
         existing = _already_ingested(inbox, inbound.provider_message_id)
         if existing is not None:

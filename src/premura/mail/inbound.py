@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from premura.contacts.models import Identity
@@ -169,20 +168,20 @@ def ingest_email(
     `parsed` is `parse_for(mailbox, raw)` when the caller parsed it already (the fetcher parses
     ahead in a thread while this one waits for the database).
 
-    With `savepoint=False` (the fetcher, which commits messages in groups) no savepoint of its own
-    is taken, two statements fewer per message: ingest's savepoint still undoes a failed ingest,
-    and any other failure raises TransactionSpoiled so that the caller rolls the group back.
+    With `savepoint=False` (the fetcher, which commits messages in groups) neither this function
+    nor ingest() takes a savepoint, four statements fewer per message: any failure raises
+    TransactionSpoiled so that the caller rolls the group back and counts the failure.
     """
     if parsed is None:
         parsed = parse_for(mailbox, raw)
     if savepoint:
         with transaction.atomic():
-            return _ingest_parsed(mailbox, raw, parsed, historical)
-    return _ingest_parsed(mailbox, raw, parsed, historical)
+            return _ingest_parsed(mailbox, raw, parsed, historical, savepoint=True)
+    return _ingest_parsed(mailbox, raw, parsed, historical, savepoint=False)
 
 
 def _ingest_parsed(
-    mailbox: Mailbox, raw: bytes, parsed: ParsedEmail, historical: bool
+    mailbox: Mailbox, raw: bytes, parsed: ParsedEmail, historical: bool, *, savepoint: bool
 ) -> IngestResult | None:
     message_id = provider_message_id(parsed, raw)
     try:
@@ -222,11 +221,19 @@ def _ingest_parsed(
         automated=bool(parsed.automated),
         with_message=reference,
     )
-    # ingest() takes a savepoint of its own when nested: its failure leaves our transaction clean.
+    payload = RawPayload(body=raw, content_type=CONTENT_TYPE)
     try:
-        result = ingest(mailbox.inbox, inbound, RawPayload(body=raw, content_type=CONTENT_TYPE))
+        # Without a savepoint (the fetcher's groups), a failed ingest spoils the caller's
+        # transaction: the group rolls back and the email is counted, retried or quarantined.
+        result = ingest(mailbox.inbox, inbound, payload, savepoint=savepoint)
     except ConversationDeleted:
         return None  # an email of a case an admin deleted: its tombstone keeps it out
+    except TransactionSpoiled:
+        raise
+    except Exception as exc:
+        if savepoint:
+            raise
+        raise TransactionSpoiled(repr(exc)) from exc
     if not result.created or bounced is None or parsed.bounce is None:
         return result
     try:
@@ -234,22 +241,5 @@ def _ingest_parsed(
         outbox.apply_receipt(bounced, Message.Delivery.FAILED, error=error)
     except Exception as exc:
         # The bounce is stored but its reply not marked: only a rollback of it all is consistent.
-        raise TransactionSpoiled(repr(exc)) from exc
-    return result
-    try:
-        if parsed.message_id:
-            reference = EmailReference(
-                header_message_id=parsed.message_id[:998],
-                conversation_id=result.message.conversation_id,
-                message=result.message,
-                outbound=False,
-                created_at=timezone.now(),
-            )
-            statements.insert([reference])
-        if bounced is not None and parsed.bounce is not None:
-            error = parsed.bounce.diagnostic or parsed.bounce.status or _("The email bounced.")
-            outbox.apply_receipt(bounced, Message.Delivery.FAILED, error=error)
-    except Exception as exc:
-        # The message is stored without its reference: only a rollback of it all is consistent.
         raise TransactionSpoiled(repr(exc)) from exc
     return result

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from imapclient import IMAPClient
@@ -95,6 +95,14 @@ def watch_mailbox(mailbox_id: int, stop: threading.Event) -> None:
     pass resets it. IDLE is renewed every 29 minutes, and every wake-up runs a full pass, so a
     notification the server forgot to send delays mail by that long at most.
     """
+    try:
+        _watch(mailbox_id, stop)
+    finally:
+        # This thread's database connection dies with it (a persistent one would stay open).
+        connection.close()
+
+
+def _watch(mailbox_id: int, stop: threading.Event) -> None:
     backoff = 1.0
     while not stop.is_set():
         client: IMAPClient | None = None
@@ -170,3 +178,4 @@ def run_fetchers(stop: threading.Event, *, rescan_seconds: float = 60.0) -> None
         own_stop.set()
     for thread, _own_stop in threads.values():
         thread.join(5)
+    connection.close()
