@@ -10,6 +10,7 @@ from premura.channels.api import admin_router as inboxes_router
 from premura.channels.api import router as api_channel_router
 from premura.contacts.api import router as contacts_router
 from premura.conversations.api import router as conversations_router
+from premura.mail.api import router as email_inboxes_router
 from premura.routing.api import router as teams_router
 
 api = NinjaAPI(
@@ -29,5 +30,6 @@ api.add_router("/v1/", api_channel_router)
 api.add_router("/v1/", conversations_router)
 api.add_router("/v1/", contacts_router)
 api.add_router("/v1/", inboxes_router)
+api.add_router("/v1/", email_inboxes_router)
 api.add_router("/v1/", teams_router)
 api.add_router("/v1/", accounts_router)
