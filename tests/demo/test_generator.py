@@ -9,6 +9,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.db.models import Count
+from django.test import Client
 
 from premura.accounts.models import User
 from premura.channels.models import Inbox
@@ -16,6 +17,7 @@ from premura.contacts.models import Contact, Identity
 from premura.conversations.models import Conversation, ConversationEvent, Label, Message
 from premura.demo.generator import generate
 from premura.routing.models import Team
+from premura.webforms.models import ContactForm
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 CLOSED = {"resolved", "closed"}
@@ -244,3 +246,24 @@ def test_demo_command_loads_and_summarises() -> None:
     assert Conversation.objects.count() == 12
     assert out.getvalue().startswith("Demo data loaded: 12 conversations, ")
     assert out.getvalue().count("\n") == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_demo_has_a_working_contact_form_on_its_contact_form_inbox() -> None:
+    # given the demo data, loaded twice
+    generate(20, seed=3, progress=False, now=NOW)
+    generate(20, seed=4, progress=False, now=NOW)
+
+    # when a visitor opens the form
+    form = ContactForm.objects.get()
+    page = Client().get("/forms/contatti/?lang=en")
+
+    # then it is the demo's contact-form inbox's form, its topics routed to the demo's teams
+    assert form.inbox.name == "Modulo contatti del sito"
+    assert [(t["label_en"], Team.objects.get(pk=t["team_id"]).name) for t in form.topics] == [
+        ("Orders and shipping", "Assistenza clienti"),
+        ("Invoices and payments", "Fatturazione"),
+        ("Product information", "Vendite"),
+    ]
+    assert page.status_code == 200
+    assert "Write to us" in page.content.decode()

@@ -33,6 +33,7 @@ from premura.accounts.models import User
 from premura.accounts.services import create_agent
 from premura.channels.models import Inbox
 from premura.conversations.models import Label
+from premura.demo.contact_form import ensure_demo_contact_form
 from premura.demo.texts import (
     AGENT_CLOSING,
     AGENT_HELLO_CHAT,
@@ -743,6 +744,7 @@ def generate(
         bar.close()
     # Planner statistics (PostgreSQL) and FTS tables (SQLite) for what was just loaded.
     search_started = time.perf_counter()
+    ensure_demo_contact_form()
     rebuild_search()
     search_seconds = time.perf_counter() - search_started
     seconds = time.perf_counter() - started
