@@ -61,6 +61,8 @@ def running(tmp_path: Path) -> Iterator[dict[str, str]]:
                 info["url"] = match.group(1)
             if match := re.search(r"Sign in as (\S+) with password (\S+)", line):
                 info["email"], info["password"] = match.group(1), match.group(2)
+            if match := re.search(r"Contact form: (\S+)", line):
+                info["form"] = match.group(1)
             if "Press Ctrl+C" in line:
                 break
         assert "url" in info, "".join(output)
@@ -101,9 +103,12 @@ def test_run_prints_url_and_login_that_signs_in(running: dict[str, str]) -> None
     )
     home = opener.open(request).read().decode()
 
-    # then: the inbox lists the demo cases
+    # then: the inbox lists the demo cases, and the printed contact form answers
     rows = re.findall(r'data-conversation="(\d+)"', home)
     assert len(rows) >= 10
+    assert running["form"] == running["url"] + "forms/contatti/"
+    form_page = urllib.request.urlopen(running["form"]).read().decode()  # noqa: S310 - local test server
+    assert 'name="message"' in form_page
 
 
 def test_run_processes_background_work_in_process(running: dict[str, str]) -> None:

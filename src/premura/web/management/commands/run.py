@@ -22,6 +22,7 @@ from premura.accounts.services import ensure_admin
 from premura.conversations.models import Conversation
 from premura.scheduling.scheduler import run_forever
 from premura.translations import compile_catalogs
+from premura.webforms.models import ContactForm
 
 ADMIN_EMAIL = "admin@example.com"
 
@@ -116,6 +117,9 @@ class Command(BaseCommand):
                 f"Sign in as {email} (password changed since the first start; "
                 f"`premura createadmin {email} --reset-password` sets a new one)"
             )
+        form = ContactForm.objects.filter(is_active=True).order_by("id").first()
+        if form is not None:
+            self.stdout.write(f"Contact form: {url}forms/{form.slug}/")
         self.stdout.write(f"API documentation: {url}api/docs")
         self.stdout.write("Press Ctrl+C to stop.")
         self.stdout.flush()
