@@ -127,16 +127,7 @@ def update_mailbox(
         if changed:
             mailbox.save(update_fields=changed)
         if secrets:
-            inbox = Inbox.objects.select_for_update().get(pk=mailbox.inbox_id)
-            credentials = dict(inbox.credentials or {})
-            for key, value in secrets.items():
-                if value:
-                    credentials[key] = value
-                else:
-                    credentials.pop(key, None)
-            inbox.credentials = credentials
-            inbox.save(update_fields=["credentials"])
-            mailbox.inbox = inbox
+            merge_secrets(mailbox, secrets)
         if _FOLDER_IDENTITY & set(changed):
             FetchState.objects.update_or_create(
                 mailbox=mailbox,
@@ -155,3 +146,19 @@ def update_mailbox(
 def mailbox_secret(mailbox: Mailbox, key: str) -> str:
     """One of the mailbox's secrets ("" when not set); for the code that signs in, never shown."""
     return str((mailbox.inbox.credentials or {}).get(key, ""))
+
+
+def merge_secrets(mailbox: Mailbox, secrets: dict[str, str]) -> None:
+    """Store, or remove ("" value), secrets in the mailbox's encrypted inbox credentials; the
+    others stay. Under a row lock, so two concurrent changes never lose each other's keys."""
+    with transaction.atomic():
+        inbox = Inbox.objects.select_for_update().get(pk=mailbox.inbox_id)
+        credentials = dict(inbox.credentials or {})
+        for key, value in secrets.items():
+            if value:
+                credentials[key] = value
+            else:
+                credentials.pop(key, None)
+        inbox.credentials = credentials
+        inbox.save(update_fields=["credentials"])
+    mailbox.inbox = inbox

@@ -29,13 +29,12 @@ from anymail.webhooks.postmark import PostmarkInboundWebhookView
 from anymail.webhooks.sendgrid import SendGridInboundWebhookView
 from anymail.webhooks.sparkpost import SparkPostInboundWebhookView
 from django.conf import settings
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from premura.channels.models import Inbox
 from premura.mail.models import Mailbox
+from premura.mail.services import merge_secrets
 
 logger = logging.getLogger(__name__)
 
@@ -107,19 +106,8 @@ def set_provider_secrets(mailbox: Mailbox, secrets: dict[str, str]) -> None:
     unknown = set(secrets) - PROVIDER_SECRET_KEYS
     if unknown:
         raise ValueError(f"unknown provider secret: {', '.join(sorted(unknown))}")
-    if not secrets:
-        return
-    with transaction.atomic():
-        inbox = Inbox.objects.select_for_update().get(pk=mailbox.inbox_id)
-        credentials = dict(inbox.credentials or {})
-        for key, value in secrets.items():
-            if value:
-                credentials[key] = value
-            else:
-                credentials.pop(key, None)
-        inbox.credentials = credentials
-        inbox.save(update_fields=["credentials"])
-    mailbox.inbox.credentials = credentials
+    if secrets:
+        merge_secrets(mailbox, secrets)
 
 
 def webhook_url(inbox_id: int, esp: str, *, secret: str = "") -> str:
