@@ -137,9 +137,13 @@ def reply(
             attachments=attachments,
             now=now,
         )
-        fields = ["last_sequence", "last_agent_message_at", "last_activity_at"]
-        conversation.last_agent_message_at = now
-        conversation.last_activity_at = now
+        fields = ["last_sequence"]
+        # An automatic message (an acknowledgement) answers nobody: the case keeps waiting for a
+        # person, so neither the agent's last answer nor the activity moves.
+        if kind != Message.Kind.AUTOMATIC:
+            conversation.last_agent_message_at = now
+            conversation.last_activity_at = now
+            fields += ["last_agent_message_at", "last_activity_at"]
         if kind == Message.Kind.AGENT and conversation.first_response_at is None:
             conversation.first_response_at = now
             fields.append("first_response_at")

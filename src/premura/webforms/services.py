@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from premura.channels.models import Inbox
@@ -21,8 +21,8 @@ from premura.conversations.ingest import (
     RawPayload,
     ingest,
 )
-from premura.conversations.models import Conversation, ConversationEvent, Message
-from premura.conversations.services import set_team
+from premura.conversations.models import Conversation, Message
+from premura.conversations.services import reply, set_team
 from premura.routing.models import Team
 from premura.webforms.models import ContactForm
 
@@ -197,44 +197,6 @@ def confirmation_text(form: ContactForm, conversation: Conversation, language: s
     return "\n\n".join(lines)
 
 
-def queue_automatic_message(conversation: Conversation, text: str) -> Message:
-    """Append an automatic outbound message (a confirmation) and enqueue its delivery.
-
-    Unlike an agent's reply it does not count as an answer: the case keeps waiting for a person
-    (last_agent_message_at and first_response_at are left alone).
-    """
-    from premura.conversations.tasks import deliver_message
-
-    with transaction.atomic():
-        locked = Conversation.objects.select_for_update(of=("self",)).get(pk=conversation.pk)
-        now = timezone.now()
-        locked.last_sequence += 1
-        message = Message(
-            conversation=locked,
-            inbox_id=locked.inbox_id,
-            sequence=locked.last_sequence,
-            direction=Message.Direction.OUTBOUND,
-            kind=Message.Kind.AUTOMATIC,
-            text=text,
-            created_at=now,
-            delivery_state=Message.Delivery.QUEUED,
-            next_attempt_at=now,
-            delivery_updated_at=now,
-        )
-        message.save(force_insert=True)
-        locked.save(update_fields=["last_sequence"])
-        ConversationEvent.objects.create(
-            conversation=locked,
-            kind=ConversationEvent.Kind.MESSAGE_OUT,
-            message=message,
-            payload={"sequence": message.sequence, "kind": Message.Kind.AUTOMATIC},
-            created_at=now,
-        )
-        deliver_message.using(queue_name="outbox").enqueue(message.pk)
-    conversation.last_sequence = locked.last_sequence
-    return message
-
-
 @dataclass(frozen=True)
 class SubmitResult:
     """The case a submission is in; `created` is False for a repeat of an earlier one."""
@@ -291,5 +253,5 @@ def submit(form: ContactForm, submission: Submission) -> SubmitResult:
                     set_team(conversation, None, team=team)
             if form.mailbox_id is not None and submission.email:
                 text = confirmation_text(form, conversation, submission.language)
-                confirmation = queue_automatic_message(conversation, text)
+                confirmation = reply(conversation, None, text, kind=Message.Kind.AUTOMATIC)
     return SubmitResult(ingested=result, confirmation=confirmation)
