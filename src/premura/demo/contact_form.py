@@ -5,6 +5,7 @@ from __future__ import annotations
 from premura.channels.models import Inbox
 from premura.routing.models import Team
 from premura.webforms.models import ContactForm
+from premura.webforms.services import create_contact_form
 
 SLUG = "contatti"
 # Italian label, English label, team name
@@ -25,7 +26,8 @@ def ensure_demo_contact_form() -> ContactForm | None:
     if inbox is None or ContactForm.objects.filter(slug=SLUG).exists():
         return None
     teams = {team.name: team.pk for team in Team.objects.all()}
-    return ContactForm.objects.create(
+    return create_contact_form(
+        team=inbox.team,
         inbox=inbox,
         name=inbox.name,
         slug=SLUG,

@@ -50,19 +50,25 @@ SUBJECT_WORDS = 8
 SUBJECT_CHARS = 120
 
 
-def create_contact_form(*, team: Team | None, **config: Any) -> ContactForm:
-    """Create a contact form with its own inbox (kind "webform"), whose cases go to `team`."""
+def create_contact_form(
+    *, team: Team | None, inbox: Inbox | None = None, **config: Any
+) -> ContactForm:
+    """Create a contact form with its own inbox (kind "webform"), whose cases go to `team`; or on
+    an existing contact-form inbox (`inbox`, which keeps its team)."""
     unknown = set(config) - set(CONFIG_FIELDS)
     if unknown:
         raise TypeError(f"unknown contact form settings: {sorted(unknown)}")
+    if inbox is not None and inbox.kind != Inbox.Kind.WEBFORM:
+        raise ValueError("a contact form needs a contact-form inbox")
     # A savepoint: a slug already taken fails here and leaves the caller's transaction usable.
     with transaction.atomic():
-        inbox = Inbox.objects.create(
-            name=str(config["name"])[:120],
-            kind=Inbox.Kind.WEBFORM,
-            team=team,
-            is_active=bool(config.get("is_active", True)),
-        )
+        if inbox is None:
+            inbox = Inbox.objects.create(
+                name=str(config["name"])[:120],
+                kind=Inbox.Kind.WEBFORM,
+                team=team,
+                is_active=bool(config.get("is_active", True)),
+            )
         return ContactForm.objects.create(inbox=inbox, **config)
 
 
