@@ -12,10 +12,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from premura.administration.forms import TeamChoiceField
-from premura.channels.models import Inbox
 from premura.mail import oauth, webhooks
 from premura.mail.models import Mailbox
 from premura.mail.outbound import ANYMAIL_ESPS
+from premura.mail.services import address_taken, name_taken
 
 if TYPE_CHECKING:
     from django.utils.functional import _StrOrPromise as StrOrPromise
@@ -268,19 +268,13 @@ class MailboxForm(forms.Form):
         name = " ".join(str(self.cleaned_data["name"]).split())
         if not name:
             raise ValidationError(_("Enter a name."), code="required")
-        others = Inbox.objects.filter(name__iexact=name)
-        if self.mailbox is not None:
-            others = others.exclude(pk=self.mailbox.inbox_id)
-        if others.exists():
+        if name_taken(name, mailbox=self.mailbox):
             raise ValidationError(_("An inbox with this name already exists."), code="duplicate")
         return name
 
     def clean_address(self) -> str:
         address = str(self.cleaned_data["address"]).strip().lower()
-        others = Mailbox.objects.filter(address__iexact=address)
-        if self.mailbox is not None:
-            others = others.exclude(pk=self.mailbox.pk)
-        if others.exists():
+        if address_taken(address, mailbox=self.mailbox):
             raise ValidationError(
                 _("Another email inbox already uses this address."), code="duplicate"
             )

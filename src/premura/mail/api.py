@@ -24,7 +24,13 @@ from premura.mail.connection import CheckReport, check_imap
 from premura.mail.imap import stale_after
 from premura.mail.models import FetchState, Mailbox
 from premura.mail.outbound import ANYMAIL_ESPS, check_smtp
-from premura.mail.services import SECRET_KEYS, create_email_inbox, update_mailbox
+from premura.mail.services import (
+    SECRET_KEYS,
+    address_taken,
+    create_email_inbox,
+    name_taken,
+    update_mailbox,
+)
 from premura.routing.models import Team
 
 router = Router(tags=["Email inboxes"], auth=AgentToken())
@@ -247,17 +253,10 @@ def _check_unique(inbox: dict[str, Any], fields: dict[str, Any], mailbox: Mailbo
     if "name" in inbox:
         if not inbox["name"]:
             raise _invalid("name", "Enter a name.")
-        others = Inbox.objects.filter(name__iexact=inbox["name"])
-        if mailbox is not None:
-            others = others.exclude(pk=mailbox.inbox_id)
-        if others.exists():
+        if name_taken(inbox["name"], mailbox=mailbox):
             raise _invalid("name", "An inbox with this name already exists.")
-    if "address" in fields:
-        same = Mailbox.objects.filter(address__iexact=fields["address"])
-        if mailbox is not None:
-            same = same.exclude(pk=mailbox.pk)
-        if same.exists():
-            raise _invalid("address", "Another email inbox already uses this address.")
+    if "address" in fields and address_taken(fields["address"], mailbox=mailbox):
+        raise _invalid("address", "Another email inbox already uses this address.")
 
 
 def _team(inbox: dict[str, Any]) -> Team | None:

@@ -162,3 +162,19 @@ def merge_secrets(mailbox: Mailbox, secrets: dict[str, str]) -> None:
         inbox.credentials = credentials
         inbox.save(update_fields=["credentials"])
     mailbox.inbox = inbox
+
+
+def name_taken(name: str, *, mailbox: Mailbox | None = None) -> bool:
+    """Another inbox already has this name (names are compared case-insensitively)."""
+    others = Inbox.objects.filter(name__iexact=name)
+    if mailbox is not None:
+        others = others.exclude(pk=mailbox.inbox_id)
+    return others.exists()
+
+
+def address_taken(address: str, *, mailbox: Mailbox | None = None) -> bool:
+    """Another email inbox already reads and sends for this address."""
+    others = Mailbox.objects.filter(address__iexact=address)
+    if mailbox is not None:
+        others = others.exclude(pk=mailbox.pk)
+    return others.exists()
