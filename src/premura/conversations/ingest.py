@@ -164,26 +164,22 @@ def ingest(
     if not savepoint and connection.in_atomic_block:
         with statements.one_cursor(), transaction.atomic(savepoint=False):
             result = _ingest_in_transaction(inbox, inbound, raw)
-        if result is None:
-            raise ConversationDeleted(inbound.provider_message_id)
-        return result
-    try:
-        with statements.one_cursor(), transaction.atomic():
-            result = _ingest_in_transaction(inbox, inbound, raw)
-        if result is None:
-            raise ConversationDeleted(inbound.provider_message_id)
-        return result
-    except IntegrityError:
-        existing = _already_ingested(inbox, inbound.provider_message_id)
-        if existing is None:
-            _keep_failed(inbox, inbound, raw, "integrity error")
+    else:
+        try:
+            with statements.one_cursor(), transaction.atomic():
+                result = _ingest_in_transaction(inbox, inbound, raw)
+        except IntegrityError:
+            existing = _already_ingested(inbox, inbound.provider_message_id)
+            if existing is None:
+                _keep_failed(inbox, inbound, raw, "integrity error")
+                raise
+            return IngestResult(existing, created=False)
+        except Exception as exc:
+            _keep_failed(inbox, inbound, raw, repr(exc))
             raise
-        return IngestResult(existing, created=False)
-    except ConversationDeleted:
-        raise
-    except Exception as exc:
-        _keep_failed(inbox, inbound, raw, repr(exc))
-        raise
+    if result is None:
+        raise ConversationDeleted(inbound.provider_message_id)
+    return result
 
 
 _RAW = statements.table(RawInbound)
