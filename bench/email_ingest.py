@@ -184,6 +184,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     helpers = load("bench_ingest_helpers", ROOT / "bench" / "ingest.py")
+    sys.path.insert(0, str(ROOT))  # the harness imports tests.processes
     harness = load("premura_test_dovecot", ROOT / "tests" / "mail" / "dovecot.py")
     url = args.database_url
     with helpers.exclusive_run(url):

@@ -1,7 +1,7 @@
 """Throughput of the inbound API channel: `POST /api/v1/inboxes/{id}/messages` under load.
 
     .venv/bin/python bench/ingest.py [--messages 8000] [--concurrency 32] [--workers 2]
-        [--threads 8] [--new-ratio 0.3] [--thread-ratio 0.2] [--warmup 1000]
+        [--threads 4] [--new-ratio 0.3] [--thread-ratio 0.2] [--warmup 1000]
         [--client raw|httpx] [--wsgi-app MODULE:CALLABLE]
         [--database-url postgres://postgres@127.0.0.1:5432/premura_ingest_bench]
         [--query-sample 300] [--profile 0] [--keep]
@@ -65,6 +65,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+from premura.web.management.commands.web import default_threads
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/premura_ingest_bench"
 HOST = "127.0.0.1"
@@ -928,7 +930,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=1_000, help="messages before measuring")
     parser.add_argument("--concurrency", type=int, default=32, help="client connections")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=default_threads(),
+        help="threads per gunicorn worker (default: what `premura web` runs)",
+    )
     parser.add_argument("--new-ratio", type=float, default=0.3, help="share of new customers")
     parser.add_argument("--thread-ratio", type=float, default=0.2, help="share with a thread key")
     parser.add_argument(

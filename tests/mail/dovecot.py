@@ -31,6 +31,8 @@ from pathlib import Path
 
 from imapclient import IMAPClient
 
+from tests.processes import free_port
+
 DOVECOT = os.environ.get("PREMURA_DOVECOT", "/usr/sbin/dovecot")
 HOST = "127.0.0.1"
 
@@ -55,13 +57,6 @@ def install_dovecot() -> str:
         subprocess.run([apt, "update"], env=env, check=True)  # noqa: S603
         subprocess.run(command, env=env, check=True)  # noqa: S603
     return DOVECOT
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def _make_certificates(folder: Path) -> tuple[Path, Path, Path]:

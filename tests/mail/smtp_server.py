@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import email
 import email.policy
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -19,6 +18,8 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from tests.processes import free_port
 
 
 @dataclass
@@ -92,13 +93,6 @@ class SMTPReceiver:
         return AuthResult(
             success=False, handled=False, message="535 5.7.8 Username and Password not accepted"
         )
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _authenticator(receiver: SMTPReceiver) -> Any:

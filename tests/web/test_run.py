@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -17,13 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import free_port, stop
+
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -32,7 +27,7 @@ def running(tmp_path: Path) -> Iterator[dict[str, str]]:
         k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DJANGO_SETTINGS_MODULE"}
     }
     env["PREMURA_DATA_DIR"] = str(tmp_path / "data")
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,
@@ -74,11 +69,7 @@ def running(tmp_path: Path) -> Iterator[dict[str, str]]:
                 time.sleep(0.1)
         yield info
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
 
 
 def test_run_prints_url_and_login_that_signs_in(running: dict[str, str]) -> None:
