@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 import socket
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.utils import timezone
 
 from premura.accounts.models import User
 from premura.channels.models import Inbox
 from premura.channels.services import NewAPIInbox
+from premura.conversations.models import Message
 from premura.mail.models import FetchState, Mailbox, QuarantinedEmail
 from premura.mail.services import create_email_inbox
 from premura.routing.models import Team
 from tests.helpers import APIClient, client_for
+from tests.mail.test_webhooks import POSTMARK_INBOUND
 
 pytestmark = pytest.mark.django_db
 
@@ -77,6 +82,8 @@ def test_an_admin_creates_reads_changes_and_lists_an_email_inbox(
     assert created.status_code == 201
     data = created.json()
     inbox_id = data["id"]
+    # (a webhook password is made only for inboxes that receive through webhooks)
+    assert (data.pop("webhook_secret"), data.pop("webhook_urls")) == (None, {})
     assert data == {
         "id": inbox_id,
         "name": "Assistenza",
@@ -138,6 +145,8 @@ def test_an_admin_creates_reads_changes_and_lists_an_email_inbox(
         "smtp_security": "tls",
         "smtp_user": "",
         "secrets_set": ["imap_password"],
+        "webhook_secret": None,
+        "webhook_urls": {},
     }
     mailbox = Mailbox.objects.select_related("inbox").get()
     assert mailbox.inbox.credentials == {"imap_password": IMAP_PASSWORD}
@@ -145,7 +154,8 @@ def test_an_admin_creates_reads_changes_and_lists_an_email_inbox(
     listed = admin_client.get("/api/v1/email-inboxes")
     # then the inbox is there, once
     assert listed.status_code == 200
-    assert listed.json() == {"items": [patched.json()], "next_cursor": None}
+    settings = {k: v for k, v in patched.json().items() if not k.startswith("webhook_")}
+    assert listed.json() == {"items": [settings], "next_cursor": None}
     # and no answer ever held a secret
     for response in (created, got, patched, listed):
         assert IMAP_PASSWORD not in response.content.decode()
@@ -261,6 +271,9 @@ def test_the_fetch_status_says_when_fetching_fell_behind(
         ({"poll_seconds": 5}, "poll_seconds"),
         ({"esp_name": "pigeon"}, "esp_name"),
         ({"imap_password": ""}, "imap_password"),
+        ({"outbound": "anymail", "esp_name": "postmark"}, "api_key"),
+        ({"outbound": "anymail", "api_key": "pm-key"}, "esp_name"),
+        ({"inbound": "webhook", "esp_name": "mailgun", "smtp_host": "x"}, "webhook_signing_key"),
     ],
 )
 def test_invalid_settings_are_refused_and_nothing_is_written(
@@ -349,6 +362,7 @@ def _requests(inbox_id: int) -> list[tuple[str, Callable[[APIClient], Any]]]:
         ("get", lambda c: c.get(base)),
         ("patch", lambda c: c.patch(base, {"from_name": "Shop"})),
         ("test", lambda c: c.post(f"{base}/test")),
+        ("webhook-secret", lambda c: c.post(f"{base}/webhook-secret")),
     ]
 
 
@@ -371,8 +385,9 @@ def test_only_admins_may_configure_email_inboxes(
             assert (name, who, response.status_code) == (name, who, status)
         # when an admin calls it
         response = call(client_for(admin))
-        # then it works
-        assert (name, response.status_code) == (name, 201 if name == "create" else 200)
+        # then it works (an IMAP inbox has no webhook password to renew)
+        expected_status = {"create": 201, "webhook-secret": 409}.get(name, 200)
+        assert (name, response.status_code) == (name, expected_status)
 
 
 def test_unknown_and_non_email_inboxes_are_not_found(
@@ -383,6 +398,7 @@ def test_unknown_and_non_email_inboxes_are_not_found(
             admin_client.get(f"/api/v1/email-inboxes/{inbox_id}"),
             admin_client.patch(f"/api/v1/email-inboxes/{inbox_id}", {"from_name": "x"}),
             admin_client.post(f"/api/v1/email-inboxes/{inbox_id}/test"),
+            admin_client.post(f"/api/v1/email-inboxes/{inbox_id}/webhook-secret"),
         ):
             assert response.status_code == 404
             assert response.json()["error"]["code"] == "not_found"
@@ -423,3 +439,102 @@ def test_the_connection_test_reports_an_unknown_host_and_skips_webhook_inbound(
     data = response.json()
     assert data["imap"] is None
     assert (data["smtp"]["ok"], data["smtp"]["stage"]) == (False, "dns")
+
+
+# --- Receiving through a provider's webhooks -----------------------------------------------------
+
+
+def _basic(secret: str) -> dict[str, str]:
+    return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(secret.encode()).decode()}
+
+
+def _postmark(inbox_id: int, secret: str) -> int:
+    return (
+        Client()
+        .post(
+            f"/hooks/email/{inbox_id}/postmark/",
+            json.dumps(POSTMARK_INBOUND),
+            content_type="application/json",
+            **_basic(secret),
+        )
+        .status_code
+    )
+
+
+def test_a_webhook_inbox_made_through_the_api_takes_its_providers_mail(
+    admin_client: APIClient,
+) -> None:
+    # when an admin creates an inbox that receives and sends through Postmark
+    response = admin_client.post(
+        "/api/v1/email-inboxes",
+        {
+            "name": "Postmark",
+            "address": "help@shop.example",
+            "inbound": "webhook",
+            "outbound": "anymail",
+            "esp_name": "postmark",
+            "api_key": "pm-server-token",
+        },
+    )
+    # then the answer holds the webhook password once, and the URLs to paste with it
+    assert response.status_code == 201
+    data = response.json()
+    secret = data["webhook_secret"]
+    assert secret.startswith("premura:")
+    assert data["webhook_urls"]["postmark"].endswith(f"/hooks/email/{data['id']}/postmark/")
+    assert f"//{secret}@" in data["webhook_urls"]["postmark"]
+    assert data["secrets_set"] == ["api_key", "webhook_secret"]
+    assert "pm-server-token" not in response.content.decode()
+    # and reading it back shows neither the password nor the key
+    got = admin_client.get(f"/api/v1/email-inboxes/{data['id']}")
+    assert secret.split(":")[1] not in got.content.decode()
+    assert "pm-server-token" not in got.content.decode()
+    # and Postmark's webhook with that password opens a case
+    assert _postmark(data["id"], secret) == 200
+    assert Message.objects.get().conversation.subject == "Test subject"
+
+
+def test_switching_to_webhooks_makes_the_password_once(admin_client: APIClient) -> None:
+    # given an inbox that fetches over IMAP
+    mailbox = _mailbox()
+    url = f"/api/v1/email-inboxes/{mailbox.inbox_id}"
+    # when an admin switches it to Postmark's webhooks, then changes something else
+    first = admin_client.patch(url, {"inbound": "webhook", "esp_name": "postmark"})
+    second = admin_client.patch(url, {"from_name": "Assistenza Shop"})
+    # then only the first answer holds a password, and it stays the one that works
+    assert first.status_code == 200
+    assert second.status_code == 200
+    secret = first.json()["webhook_secret"]
+    assert secret
+    assert second.json()["webhook_secret"] is None
+    assert _postmark(mailbox.inbox_id, secret) == 200
+
+
+def test_a_new_webhook_password_replaces_the_old_one(admin_client: APIClient) -> None:
+    # given a webhook inbox made through the API
+    body = _body(name="Hooks", inbound="webhook", esp_name="postmark")
+    del body["imap_password"]
+    created = admin_client.post("/api/v1/email-inboxes", body).json()
+    old = created["webhook_secret"]
+    # when an admin asks for a new password
+    response = admin_client.post(f"/api/v1/email-inboxes/{created['id']}/webhook-secret")
+    # then the new one opens the inbox and the old one no longer does
+    assert response.status_code == 200
+    new = response.json()["webhook_secret"]
+    assert new != old
+    assert f"//{new}@" in response.json()["webhook_urls"]["mailgun"]
+    assert _postmark(created["id"], old) == 400
+    assert not Message.objects.exists()
+    assert _postmark(created["id"], new) == 200
+
+
+def test_an_imap_inbox_has_no_webhook_password_to_renew(admin_client: APIClient) -> None:
+    # given an inbox that fetches over IMAP
+    mailbox = _mailbox()
+    # when an admin asks for a webhook password
+    response = admin_client.post(f"/api/v1/email-inboxes/{mailbox.inbox_id}/webhook-secret")
+    # then it is refused and nothing is stored
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "conflict"
+    mailbox.inbox.refresh_from_db()
+    assert "webhook_secret" not in mailbox.inbox.credentials

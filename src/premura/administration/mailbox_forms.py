@@ -12,9 +12,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from premura.administration.forms import TeamChoiceField
-from premura.mail import oauth, webhooks
+from premura.mail import oauth
 from premura.mail.models import Mailbox
 from premura.mail.outbound import ANYMAIL_ESPS
+from premura.mail.requirements import missing_settings
 from premura.mail.services import address_taken, name_taken
 
 if TYPE_CHECKING:
@@ -30,6 +31,24 @@ SECRET_FIELDS = {
 }
 # Stored by premura.mail.services.update_mailbox; the others by webhooks.set_provider_secrets.
 MAILBOX_SERVICE_SECRETS = {"imap_password", "smtp_password", "oauth_client_secret"}
+# A stored secret's key → the form field that sets it, where the two names differ.
+FORM_FIELD = {key: name for name, key in SECRET_FIELDS.items() if key != name}
+# The settings premura.mail.requirements.missing_settings looks at.
+_REQUIRED_SETTINGS = (
+    "auth",
+    "inbound",
+    "outbound",
+    "imap_host",
+    "folder",
+    "smtp_host",
+    "smtp_user",
+    "esp_name",
+    "oauth_provider",
+    "oauth_client_id",
+    "oauth_authorize_url",
+    "oauth_token_url",
+    "oauth_scope",
+)
 
 
 def _secret_field(label: StrOrPromise, help_text: StrOrPromise = "") -> forms.CharField:
@@ -297,39 +316,14 @@ class MailboxForm(forms.Form):
                 self.add_error(
                     name, _("Either type a new value or remove the stored one, not both.")
                 )
-        password_auth = data.get("auth") == Mailbox.Auth.PASSWORD
-        if data.get("inbound") == Mailbox.Inbound.IMAP:
-            self._need("imap_host", _("Enter the IMAP server, e.g. imap.example.com."))
-            self._need("folder", _("Enter the folder to read, usually INBOX."))
-            if password_auth and not self._has_secret("imap_password"):
-                self.add_error("imap_password", _("Enter the IMAP password."))
-        if data.get("outbound") == Mailbox.Outbound.SMTP:
-            self._need("smtp_host", _("Enter the SMTP server, e.g. smtp.example.com."))
-            if password_auth and data.get("smtp_user") and not self._has_secret("smtp_password"):
-                self.add_error("smtp_password", _("Enter the SMTP password for this user."))
-        if data.get("outbound") == Mailbox.Outbound.ANYMAIL:
-            self._need("esp_name", _("Choose the email provider that sends for this inbox."))
-            if not self._has_secret("esp_api_key"):
-                self.add_error("esp_api_key", _("Enter the provider's API key."))
-        if data.get("inbound") == Mailbox.Inbound.WEBHOOK:
-            esp = data.get("esp_name") or ""
-            if esp in webhooks.SIGNING_KEY_OPTION and not self._has_secret("webhook_signing_key"):
-                self.add_error(
-                    "webhook_signing_key",
-                    _("%(esp)s signs its webhooks: enter its signing key.")
-                    % {"esp": webhooks.ESP_LABELS[esp]},
-                )
-        if data.get("auth") == Mailbox.Auth.OAUTH2:
-            self._need("oauth_provider", _("Choose Google, Microsoft or enter the endpoints."))
-            self._need("oauth_client_id", _("Enter the client id of your OAuth2 app."))
-            if not self._has_secret("oauth_client_secret"):
-                self.add_error(
-                    "oauth_client_secret", _("Enter the client secret of your OAuth2 app.")
-                )
-            if data.get("oauth_provider") == "custom":
-                self._need("oauth_authorize_url", _("Enter the provider's authorization URL."))
-                self._need("oauth_token_url", _("Enter the provider's token URL."))
-                self._need("oauth_scope", _("Enter the scope that grants IMAP and SMTP access."))
+        probe = Mailbox(
+            **{name: data.get(name) or "" for name in _REQUIRED_SETTINGS if name in self.fields}
+        )
+        will_hold = {key for name, key in SECRET_FIELDS.items() if self._has_secret(name)}
+        for name, message in missing_settings(probe, will_hold):
+            field = FORM_FIELD.get(name, name)
+            if field not in self.errors:
+                self.add_error(field, message)
         if data.get("fetch_start") == "since":
             since = data.get("fetch_since")
             if since is None:

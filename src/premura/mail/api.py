@@ -19,11 +19,12 @@ from premura.api.auth import AgentToken, require_admin
 from premura.api.errors import APIError
 from premura.api.pagination import decode_cursor, encode_cursor
 from premura.channels.models import Inbox
-from premura.mail import oauth
+from premura.mail import oauth, webhooks
 from premura.mail.connection import CheckReport, check_imap
 from premura.mail.imap import stale_after
 from premura.mail.models import FetchState, Mailbox
 from premura.mail.outbound import ANYMAIL_ESPS, check_smtp
+from premura.mail.requirements import missing_settings
 from premura.mail.services import (
     SECRET_KEYS,
     address_taken,
@@ -35,8 +36,11 @@ from premura.routing.models import Team
 
 router = Router(tags=["Email inboxes"], auth=AgentToken())
 
-# The secrets an admin may write through the API; OAuth2 tokens come from the consent flow.
-WRITABLE_SECRETS = ("imap_password", "smtp_password", "oauth_client_secret")
+# The secrets an admin may write through the API; OAuth2 tokens come from the consent flow, the
+# webhook password from Premura (made when the inbox starts receiving through webhooks).
+MAILBOX_SECRETS = ("imap_password", "smtp_password", "oauth_client_secret")
+PROVIDER_SECRETS = ("api_key", "webhook_signing_key")
+WRITABLE_SECRETS = MAILBOX_SECRETS + PROVIDER_SECRETS
 _INBOX_FIELDS = ("name", "team_id")
 _NULLABLE = frozenset({"team_id", "fetch_since"})
 Security = Literal["tls", "starttls", "none"]
@@ -73,6 +77,14 @@ class EmailInboxPatchIn(Schema):
     imap_password: str | None = Field(None, max_length=4000, description="Write-only")
     smtp_password: str | None = Field(None, max_length=4000, description="Write-only")
     oauth_client_secret: str | None = Field(None, max_length=4000, description="Write-only")
+    api_key: str | None = Field(
+        None, max_length=4000, description="Write-only: the provider's API key (esp_name)"
+    )
+    webhook_signing_key: str | None = Field(
+        None,
+        max_length=4000,
+        description="Write-only: Mailgun's webhook signing key, MailerSend's inbound secret",
+    )
 
     @field_validator("address")
     @classmethod
@@ -146,6 +158,25 @@ class EmailInboxOut(Schema):
     fetch: FetchStatusOut
 
 
+class EmailInboxSavedOut(EmailInboxOut):
+    webhook_secret: str | None = Field(
+        None,
+        description=(
+            "Only in the answer that made it: the basic-auth user:password of the inbox's "
+            "inbound webhook URLs (webhook_urls)"
+        ),
+    )
+    webhook_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description="Inbound webhook URL per provider, with the new password written into it",
+    )
+
+
+class WebhookSecretOut(Schema):
+    webhook_secret: str
+    webhook_urls: dict[str, str]
+
+
 class EmailInboxPage(Schema):
     items: list[EmailInboxOut]
     next_cursor: str | None
@@ -166,6 +197,9 @@ class ListFilters(Schema):
     cursor: str | None = None
     limit: int = Field(25, ge=1, le=100)
 
+
+# Listed by name in `secrets_set`: the mailbox's own and the provider's.
+_SECRET_NAMES = SECRET_KEYS | webhooks.PROVIDER_SECRET_KEYS
 
 _SETTINGS = tuple(
     name
@@ -218,7 +252,7 @@ def email_inbox_dict(mailbox: Mailbox, now: dt.datetime | None = None) -> dict[s
         "team_id": inbox.team_id,
         "is_active": inbox.is_active,
         **{name: getattr(mailbox, name) for name in _SETTINGS},
-        "secrets_set": sorted(k for k, v in credentials.items() if v and k in SECRET_KEYS),
+        "secrets_set": sorted(k for k, v in credentials.items() if v and k in _SECRET_NAMES),
         "fetch": _fetch_status(mailbox, now or timezone.now()),
     }
 
@@ -231,7 +265,7 @@ def _invalid(name: str | None, message: str) -> APIError:
 
 
 def _split(payload: EmailInboxPatchIn) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
-    """The sent fields as (inbox fields, mailbox fields, secrets)."""
+    """The sent fields as (inbox fields, mailbox fields, secrets of both kinds)."""
     data = payload.dict(exclude_unset=True)
     for name, value in data.items():
         if value is None and name not in _NULLABLE:
@@ -270,28 +304,28 @@ def _team(inbox: dict[str, Any]) -> Team | None:
 
 
 def _check_complete(mailbox: Mailbox, secrets: set[str]) -> None:
-    """What the settings page also requires: each way in and out has what it needs to sign in."""
-    password = mailbox.auth == Mailbox.Auth.PASSWORD
-    if mailbox.inbound == Mailbox.Inbound.IMAP and password and "imap_password" not in secrets:
-        raise _invalid("imap_password", "Enter the IMAP password.")
-    if mailbox.outbound == Mailbox.Outbound.SMTP:
-        if not mailbox.smtp_host:
-            raise _invalid("smtp_host", "Enter the SMTP server, e.g. smtp.example.com.")
-        if password and mailbox.smtp_user and "smtp_password" not in secrets:
-            raise _invalid("smtp_password", "Enter the SMTP password for this user.")
-    if mailbox.outbound == Mailbox.Outbound.ANYMAIL and not mailbox.esp_name:
-        raise _invalid("esp_name", "Choose the email provider that sends for this inbox.")
-    if mailbox.auth == Mailbox.Auth.OAUTH2:
-        if not mailbox.oauth_provider:
-            raise _invalid("oauth_provider", "Choose google or microsoft.")
-        if not mailbox.oauth_client_id:
-            raise _invalid("oauth_client_id", "Enter the client id of your OAuth2 app.")
-        if "oauth_client_secret" not in secrets:
-            raise _invalid("oauth_client_secret", "Enter the client secret of your OAuth2 app.")
+    """As the settings page: each way in and out has what it needs (the first thing missing)."""
+    for name, message in missing_settings(mailbox, secrets):
+        raise _invalid(name, message)
+
+
+def _saved(mailbox: Mailbox, new_webhook_secret: str) -> dict[str, Any]:
+    """The inbox as EmailInboxSavedOut: with the webhook password when this save made it."""
+    answer = email_inbox_dict(_mailbox(mailbox.inbox_id))
+    if new_webhook_secret:
+        answer["webhook_secret"] = new_webhook_secret
+        answer["webhook_urls"] = webhooks.webhook_urls(mailbox.inbox_id, secret=new_webhook_secret)
+    return answer
+
+
+def _provider(secrets: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Secrets as (for the mailbox services, for webhooks.set_provider_secrets)."""
+    provider = {key: secrets.pop(key) for key in PROVIDER_SECRETS if key in secrets}
+    return secrets, provider
 
 
 @router.post(
-    "/email-inboxes", response={201: EmailInboxOut}, summary="Create an email inbox (admins)"
+    "/email-inboxes", response={201: EmailInboxSavedOut}, summary="Create an email inbox (admins)"
 )
 def create(request: HttpRequest, payload: EmailInboxIn) -> Status[dict[str, Any]]:
     require_admin(request)
@@ -300,13 +334,17 @@ def create(request: HttpRequest, payload: EmailInboxIn) -> Status[dict[str, Any]
     team = _team(inbox)
     _check_complete(Mailbox(**fields), {k for k, v in secrets.items() if v})
     address = fields.pop("address")
+    mailbox_secrets, provider_secrets = _provider(secrets)
     try:
-        mailbox = create_email_inbox(
-            name=inbox["name"], address=address, team=team, secrets=secrets, **fields
-        )
+        with transaction.atomic():
+            mailbox = create_email_inbox(
+                name=inbox["name"], address=address, team=team, secrets=mailbox_secrets, **fields
+            )
+            webhooks.set_provider_secrets(mailbox, provider_secrets)
+            new_secret = webhooks.ensure_webhook_secret(mailbox)
     except ValueError as exc:
         raise _invalid(None, str(exc)) from exc
-    return Status(201, email_inbox_dict(_mailbox(mailbox.inbox_id)))
+    return Status(201, _saved(mailbox, new_secret))
 
 
 @router.get("/email-inboxes", response=EmailInboxPage, summary="List email inboxes (admins)")
@@ -334,7 +372,9 @@ def get_email_inbox(request: HttpRequest, inbox_id: int) -> dict[str, Any]:
 
 
 @router.patch(
-    "/email-inboxes/{inbox_id}", response=EmailInboxOut, summary="Change an email inbox (admins)"
+    "/email-inboxes/{inbox_id}",
+    response=EmailInboxSavedOut,
+    summary="Change an email inbox (admins)",
 )
 def patch_email_inbox(
     request: HttpRequest, inbox_id: int, payload: EmailInboxPatchIn
@@ -349,6 +389,7 @@ def patch_email_inbox(
         setattr(probe, name, value)
     stored = {k for k, v in (mailbox.inbox.credentials or {}).items() if v}
     _check_complete(probe, (stored - set(secrets)) | {k for k, v in secrets.items() if v})
+    mailbox_secrets, provider_secrets = _provider(secrets)
     try:
         with transaction.atomic():
             if inbox:
@@ -356,10 +397,32 @@ def patch_email_inbox(
                 target.name = inbox.get("name", target.name)
                 target.team = team if "team_id" in inbox else target.team
                 target.save(update_fields=["name", "team"])
-            update_mailbox(mailbox, secrets=secrets, **fields)
+            update_mailbox(mailbox, secrets=mailbox_secrets, **fields)
+            webhooks.set_provider_secrets(mailbox, provider_secrets)
+            new_secret = webhooks.ensure_webhook_secret(mailbox)
     except ValueError as exc:
         raise _invalid(None, str(exc)) from exc
-    return email_inbox_dict(_mailbox(inbox_id))
+    return _saved(mailbox, new_secret)
+
+
+@router.post(
+    "/email-inboxes/{inbox_id}/webhook-secret",
+    response=WebhookSecretOut,
+    summary="Make a new webhook password (admins)",
+)
+def rotate_webhook_secret(request: HttpRequest, inbox_id: int) -> dict[str, Any]:
+    """The old password stops working at once: paste the new URLs at the provider."""
+    require_admin(request)
+    mailbox = _mailbox(inbox_id)
+    if mailbox.inbound != Mailbox.Inbound.WEBHOOK:
+        raise APIError(
+            409, "conflict", "This inbox fetches over IMAP: it takes no webhooks to protect."
+        )
+    secret = webhooks.rotate_webhook_secret(mailbox)
+    return {
+        "webhook_secret": secret,
+        "webhook_urls": webhooks.webhook_urls(inbox_id, secret=secret),
+    }
 
 
 def _report(report: CheckReport) -> dict[str, Any]:

@@ -29,10 +29,12 @@ from anymail.webhooks.postmark import PostmarkInboundWebhookView
 from anymail.webhooks.sendgrid import SendGridInboundWebhookView
 from anymail.webhooks.sparkpost import SparkPostInboundWebhookView
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
+from premura.channels.models import Inbox
 from premura.mail.models import Mailbox
 from premura.mail.services import merge_secrets
 
@@ -108,6 +110,34 @@ def set_provider_secrets(mailbox: Mailbox, secrets: dict[str, str]) -> None:
         raise ValueError(f"unknown provider secret: {', '.join(sorted(unknown))}")
     if secrets:
         merge_secrets(mailbox, secrets)
+
+
+def ensure_webhook_secret(mailbox: Mailbox) -> str:
+    """Give a mailbox that receives through webhooks its password if it has none yet.
+
+    Returns the new "user:password", to be shown once, or "" when nothing was made (the mailbox
+    fetches over IMAP, or already has one). Without a password its webhooks are refused.
+    """
+    if mailbox.inbound != Mailbox.Inbound.WEBHOOK:
+        return ""
+    with transaction.atomic():  # two saves at once make one password, not two
+        inbox = Inbox.objects.select_for_update().get(pk=mailbox.inbox_id)
+        if (inbox.credentials or {}).get("webhook_secret"):
+            mailbox.inbox = inbox
+            return ""
+        return rotate_webhook_secret(mailbox)
+
+
+def rotate_webhook_secret(mailbox: Mailbox) -> str:
+    """A new webhook password for the mailbox; the old one stops working at once."""
+    secret = new_webhook_secret()
+    set_provider_secrets(mailbox, {"webhook_secret": secret})
+    return secret
+
+
+def webhook_urls(inbox_id: int, *, secret: str = "") -> dict[str, str]:
+    """The inbound webhook URL of every provider Premura takes mail from, for one inbox."""
+    return {esp: webhook_url(inbox_id, esp, secret=secret) for esp in INBOUND_VIEWS}
 
 
 def webhook_url(inbox_id: int, esp: str, *, secret: str = "") -> str:

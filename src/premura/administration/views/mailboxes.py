@@ -68,16 +68,13 @@ def mailbox_create(request: HttpRequest) -> HttpResponse:
                         secrets=mailbox_secrets,
                         **fields,
                     )
-                    if mailbox.inbound == Mailbox.Inbound.WEBHOOK:
-                        provider_secrets["webhook_secret"] = webhooks.new_webhook_secret()
                     webhooks.set_provider_secrets(mailbox, provider_secrets)
+                    new_password = webhooks.ensure_webhook_secret(mailbox)
             except ValueError as exc:
                 form.add_error(None, str(exc))
             else:
-                if "webhook_secret" in provider_secrets:
-                    _keep_for_one_view(
-                        request, mailbox.inbox, webhook_password=provider_secrets["webhook_secret"]
-                    )
+                if new_password:
+                    _keep_for_one_view(request, mailbox.inbox, webhook_password=new_password)
                 messages.success(
                     request, _("Inbox “%(name)s” created.") % {"name": mailbox.inbox.name}
                 )
@@ -179,18 +176,13 @@ def mailbox_detail(request: HttpRequest, inbox_id: int) -> HttpResponse:
                 mailbox = update_mailbox(
                     mailbox, secrets=mailbox_secrets or None, **form.mailbox_fields()
                 )
-                if mailbox.inbound == Mailbox.Inbound.WEBHOOK and not (
-                    mailbox.inbox.credentials or {}
-                ).get("webhook_secret"):
-                    provider_secrets["webhook_secret"] = webhooks.new_webhook_secret()
                 webhooks.set_provider_secrets(mailbox, provider_secrets)
+                new_password = webhooks.ensure_webhook_secret(mailbox)
         except ValueError as exc:
             form.add_error(None, str(exc))
         else:
-            if "webhook_secret" in provider_secrets:
-                _keep_for_one_view(
-                    request, mailbox.inbox, webhook_password=provider_secrets["webhook_secret"]
-                )
+            if new_password:
+                _keep_for_one_view(request, mailbox.inbox, webhook_password=new_password)
             messages.success(request, _("Inbox “%(name)s” saved.") % {"name": mailbox.inbox.name})
             return redirect("administration:mailbox", inbox_id=inbox_id)
     mailbox = _mailbox(inbox_id)
@@ -230,8 +222,7 @@ def mailbox_test(request: HttpRequest, inbox_id: int) -> HttpResponse:
 def mailbox_rotate_webhook_secret(request: HttpRequest, inbox_id: int) -> HttpResponse:
     """A new webhook password; the provider's URLs must be updated with it."""
     mailbox = _mailbox(inbox_id)
-    secret = webhooks.new_webhook_secret()
-    webhooks.set_provider_secrets(mailbox, {"webhook_secret": secret})
+    secret = webhooks.rotate_webhook_secret(mailbox)
     _keep_for_one_view(request, mailbox.inbox, webhook_password=secret)
     messages.success(
         request,
