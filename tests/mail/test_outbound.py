@@ -117,7 +117,7 @@ def test_agent_reply_is_sent_with_exact_headers_signature_and_threading(
     assert email["Subject"] == f"Re: Ordine 1042 non arrivato [{ref}]"
     assert email["From"] == "Giulia Rossi via Shop Assistenza <assistenza@shop.example>"
     assert email["Reply-To"] == "assistenza@shop.example"
-    assert email["To"] == CUSTOMER
+    assert email["To"] == f"Mario Rossi <{CUSTOMER}>"
     assert email["Auto-Submitted"] is None
     assert email.get_content_type() == "multipart/alternative"
     text = email.get_body(preferencelist=("plain",)).get_content()
@@ -267,6 +267,26 @@ def test_from_name_falls_back_to_the_inbox_name_and_is_encoded(
     received = smtp_server.messages[0]
     assert b"From: =?utf-8?" in received.raw
     assert received.message["From"] == "Niccolò Bärtschi via Assistenza <assistenza@shop.example>"
+
+
+def test_the_customers_name_goes_into_to_without_breaking_the_header(
+    smtp_server: SMTPReceiver, agent: User
+) -> None:
+    # given a customer whose name has accents and a line break with a header after it
+    mailbox = _mailbox(smtp_server)
+    conversation = _customer_email(mailbox, message_id="name@example.it")
+    contact = conversation.contact
+    contact.name = "Zoë D'Alò\r\nBcc: spy@evil.example"
+    contact.save(update_fields=["name"])
+    message = reply(conversation, agent, "Salve")
+    # when the outbox delivers
+    state = outbox.deliver(message.pk)
+    # then one email went to the customer alone, named in To on one line, quoted
+    assert state == Message.Delivery.SENT
+    received = smtp_server.messages[0]
+    assert received.rcpt_tos == [CUSTOMER]
+    assert received.message["Bcc"] is None
+    assert str(received.message["To"]) == f'"Zoë D\'Alò Bcc: spy@evil.example" <{CUSTOMER}>'
 
 
 def test_a_refused_recipient_fails_permanently(smtp_server: SMTPReceiver, agent: User) -> None:
@@ -488,7 +508,7 @@ def test_sending_through_postmarks_api(postmark: FakePostmark, agent: User) -> N
     assert state == Message.Delivery.SENT
     headers, body = postmark.requests[0]
     assert headers["X-Postmark-Server-Token"] == "pm-server-token"
-    assert body["To"] == CUSTOMER
+    assert body["To"] == f"Mario Rossi <{CUSTOMER}>"
     assert body["From"] == "Giulia Rossi via Shop <help@shop.example>"
     assert body["Subject"] == f"Re: Ordine 1042 non arrivato [PRM-{conversation.pk:06d}]"
     sent_headers = {item["Name"]: item["Value"] for item in body["Headers"]}

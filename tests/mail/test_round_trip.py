@@ -72,7 +72,7 @@ def test_customer_email_agent_reply_and_the_customers_answer_make_one_case(
 
     # then the reply was threaded to the customer's email, and everything is one case
     assert sent["In-Reply-To"] == "<first@example.it>"
-    assert sent["To"] == "mario@example.it"
+    assert sent["To"] == "Mario Rossi <mario@example.it>"
     assert f"[{case.reference}]" in sent["Subject"]
     assert list(
         Message.objects.filter(conversation=case)

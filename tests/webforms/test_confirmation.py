@@ -120,7 +120,7 @@ def test_confirmation_email_sent_for_real(
     assert len(mail.outbox) == 1
     email = mail.outbox[0]
     message_id = f"prm.{confirmation.delivery_id}@shop.example"
-    assert email.to == ["mario.rossi@example.it"]
+    assert email.to == ["Mario Rossi <mario.rossi@example.it>"]
     assert email.subject == (
         f"Re: Orders — Il mio ordine non è ancora arrivato, potete… [{conversation.reference}]"
     )

@@ -25,7 +25,7 @@ import smtplib
 import socket
 import ssl
 from collections.abc import Callable
-from email.utils import formataddr
+from email.utils import formataddr, parseaddr
 from typing import TYPE_CHECKING, Any
 
 from anymail.exceptions import (
@@ -41,7 +41,7 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from premura.conversations.models import Message, format_reference
+from premura.conversations.models import Conversation, Message, format_reference
 from premura.conversations.outbox import DeliveryError, SendResult
 from premura.mail import oauth
 from premura.mail.models import EmailReference, Mailbox
@@ -167,6 +167,12 @@ def _bodies(message: Message, mailbox: Mailbox) -> tuple[str, str]:
     )
 
 
+def _recipient(conversation: Conversation, address: str) -> str:
+    """The customer's name and address, `Mario Rossi <mario@example.it>`, as mail clients show it."""
+    name = " ".join(str(conversation.contact.name or "").split())  # no line breaks in a header
+    return formataddr((name, address)) if name else address
+
+
 def build_email(message: Message, mailbox: Mailbox, *, to: str) -> EmailMultiAlternatives:
     """The email for an outbound message, with its threading headers and attachments."""
     conversation = message.conversation
@@ -190,7 +196,7 @@ def build_email(message: Message, mailbox: Mailbox, *, to: str) -> EmailMultiAlt
         ),
         body=text,
         from_email=formataddr((sender, mailbox.address)),
-        to=[to],
+        to=[_recipient(conversation, to)],
         reply_to=[mailbox.address],
         headers=headers,
     )
@@ -331,7 +337,7 @@ def _smtp_error(exc: smtplib.SMTPException) -> DeliveryError:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _text in exc.recipients.values()]
         detail = "; ".join(
-            f"{rcpt}: {code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
+            f"{parseaddr(rcpt)[1] or rcpt}: {code} {_text(text)}"
             for rcpt, (code, text) in exc.recipients.items()
         )
         permanent = bool(codes) and all(500 <= code < 600 for code in codes)
