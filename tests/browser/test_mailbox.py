@@ -131,7 +131,7 @@ def test_admin_connects_a_mailbox_and_answers_a_customer_by_email(
     sent = received.message
     assert received.rcpt_tos == ["mario@example.it"]
     assert received.login == ADDRESS
-    assert sent["To"] == "mario@example.it"
+    assert sent["To"] == "Mario Rossi <mario@example.it>"
     assert f"[{case.reference}]" in sent["Subject"]
     assert sent["In-Reply-To"] == "<ordine-4711@example.it>"
     expect(reply.locator(".delivery .badge")).to_have_text("Sent", timeout=10_000)
