@@ -277,6 +277,16 @@ def test_fetching_since_a_date(admin_web: Client) -> None:
             "Enter the provider&#x27;s API key.",
         ),
         (
+            {"outbound": "anymail", "esp_name": "mailjet", "esp_api_key": "mj-key"},
+            "esp_secret_key",
+            "Mailjet signs in with two keys: enter the secret key.",
+        ),
+        (
+            {"outbound": "anymail", "esp_name": "postal", "esp_api_key": "key"},
+            "esp_api_url",
+            "Enter the address of your provider&#x27;s API (your server&#x27;s URL).",
+        ),
+        (
             {"auth": "oauth2", "oauth_provider": "google"},
             "oauth_client_id",
             "Enter the client id of your OAuth2 app.",
@@ -677,6 +687,8 @@ def test_the_mailbox_pages_speak_italian(admin: User, smtp_server: SMTPReceiver)
     # then everything is in Italian
     assert "Nuova casella email" in new
     assert "Inizia a leggere da" in new
+    assert "Chiave segreta del provider" in new
+    assert "URL dell&#x27;API del provider" in new
     assert "Invio (SMTP)</strong> — non riuscito alla fase: accesso" in tested
     assert "Accesso a 127.0.0.1 rifiutato: 535" in tested
     assert "Inserisci il server IMAP, ad es. imap.example.com." in refused.decode()

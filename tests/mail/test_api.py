@@ -108,6 +108,8 @@ def test_an_admin_creates_reads_changes_and_lists_an_email_inbox(
         "smtp_security": "starttls",
         "smtp_user": "assistenza@shop.example",
         "esp_name": "",
+        "esp_api_url": "",
+        "esp_sender_domain": "",
         "oauth_provider": "",
         "oauth_client_id": "",
         "secrets_set": ["imap_password", "smtp_password"],
@@ -274,6 +276,9 @@ def test_the_fetch_status_says_when_fetching_fell_behind(
         ({"outbound": "anymail", "esp_name": "postmark"}, "api_key"),
         ({"outbound": "anymail", "api_key": "pm-key"}, "esp_name"),
         ({"inbound": "webhook", "esp_name": "mailgun", "smtp_host": "x"}, "webhook_signing_key"),
+        ({"outbound": "anymail", "esp_name": "mailjet", "api_key": "k"}, "secret_key"),
+        ({"outbound": "anymail", "esp_name": "postal", "api_key": "k"}, "esp_api_url"),
+        ({"esp_api_url": "ftp://postal.example"}, "esp_api_url"),
     ],
 )
 def test_invalid_settings_are_refused_and_nothing_is_written(
@@ -538,3 +543,42 @@ def test_an_imap_inbox_has_no_webhook_password_to_renew(admin_client: APIClient)
     assert response.json()["error"]["code"] == "conflict"
     mailbox.inbox.refresh_from_db()
     assert "webhook_secret" not in mailbox.inbox.credentials
+
+
+def test_provider_settings_and_keys_are_set_through_the_api(admin_client: APIClient) -> None:
+    # when an admin creates an inbox that sends through a self-hosted Postal, and another
+    # through Mailjet (two keys)
+    postal = admin_client.post(
+        "/api/v1/email-inboxes",
+        _body(
+            name="Postal",
+            outbound="anymail",
+            esp_name="postal",
+            esp_api_url="https://postal.shop.example",
+            api_key="postal-key",
+        ),
+    )
+    mailjet = admin_client.post(
+        "/api/v1/email-inboxes",
+        _body(
+            name="Mailjet",
+            address="mj@shop.example",
+            outbound="anymail",
+            esp_name="mailjet",
+            api_key="mj-key",
+            secret_key="mj-secret",
+        ),
+    )
+    # then the settings are shown and the keys only named
+    assert postal.status_code == 201
+    assert postal.json()["esp_api_url"] == "https://postal.shop.example"
+    assert mailjet.status_code == 201
+    assert mailjet.json()["secrets_set"] == [
+        "api_key",
+        "imap_password",
+        "secret_key",
+        "smtp_password",
+    ]
+    assert "mj-secret" not in mailjet.content.decode()
+    stored = Inbox.objects.get(pk=mailjet.json()["id"]).credentials
+    assert (stored["api_key"], stored["secret_key"]) == ("mj-key", "mj-secret")

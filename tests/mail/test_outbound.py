@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.utils import make_msgid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,7 +17,6 @@ import pytest
 from django.utils import timezone
 
 from premura.accounts.models import User
-from premura.channels.models import Inbox
 from premura.contacts.models import Identity
 from premura.contacts.services import ContactInfo, IdentityKey
 from premura.conversations import outbox
@@ -435,31 +436,24 @@ def test_check_smtp_reports_a_failed_starttls(smtp_server: SMTPReceiver) -> None
 
 
 @dataclass
-class FakePostmark:
-    """Postmark's /email endpoint as documented (https://postmarkapp.com/developer/api/email-api)."""
+class FakeProvider:
+    """An email provider's send endpoint on 127.0.0.1, answering with its documented payloads."""
 
+    success: Callable[[dict[str, Any]], dict[str, Any]]
     url: str = ""
-    requests: list[tuple[dict[str, str], dict[str, Any]]] = field(default_factory=list)
+    requests: list[tuple[str, dict[str, str], dict[str, Any]]] = field(default_factory=list)
     answer: tuple[int, dict[str, Any]] = (200, {})
 
 
-@pytest.fixture(name="postmark")
-def postmark_fixture() -> Iterator[FakePostmark]:
-    fake = FakePostmark()
-
+@contextmanager
+def _serving(fake: FakeProvider) -> Iterator[FakeProvider]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - the http.server hook's name
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            fake.requests.append((dict(self.headers), body))
+            fake.requests.append((self.path, dict(self.headers), body))
             status, answer = fake.answer
             if status == 200:
-                answer = {
-                    "To": body["To"],
-                    "SubmittedAt": "2024-03-01T10:00:00.0000000-05:00",
-                    "MessageID": "b7bc2f4a-e38e-4336-af7d-e6c392c2f817",
-                    "ErrorCode": 0,
-                    "Message": "OK",
-                }
+                answer = fake.success(body)
             data = json.dumps(answer).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -480,24 +474,97 @@ def postmark_fixture() -> Iterator[FakePostmark]:
         server.server_close()
 
 
-def _postmark_mailbox(postmark: FakePostmark) -> Mailbox:
+@pytest.fixture(name="postmark")
+def postmark_fixture() -> Iterator[FakeProvider]:
+    """Postmark's /email endpoint (https://postmarkapp.com/developer/api/email-api)."""
+
+    def success(body: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "To": body["To"],
+            "SubmittedAt": "2024-03-01T10:00:00.0000000-05:00",
+            "MessageID": "b7bc2f4a-e38e-4336-af7d-e6c392c2f817",
+            "ErrorCode": 0,
+            "Message": "OK",
+        }
+
+    with _serving(FakeProvider(success)) as fake:
+        yield fake
+
+
+@pytest.fixture(name="mailjet")
+def mailjet_fixture() -> Iterator[FakeProvider]:
+    """Mailjet's Send API v3.1 (https://dev.mailjet.com/email/guides/send-api-v31/)."""
+
+    def success(body: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "Messages": [
+                {
+                    "Status": "success",
+                    "CustomID": "",
+                    "To": [
+                        {
+                            "Email": to["Email"],
+                            "MessageUUID": "cb927469-36fd-4c02-bce4-0d199929a207",
+                            "MessageID": 70650219165027410,
+                            "MessageHref": "https://api.mailjet.com/v3/REST/message/70650219165027410",
+                        }
+                        for to in body["Messages"][0]["To"]
+                    ],
+                    "Cc": [],
+                    "Bcc": [],
+                }
+            ]
+        }
+
+    with _serving(FakeProvider(success)) as fake:
+        yield fake
+
+
+def _provider_mailbox(
+    fake: FakeProvider, esp: str, secrets: dict[str, str], **fields: Any
+) -> Mailbox:
     mailbox = create_email_inbox(
-        name="Postmark",
+        name=esp.title(),
         address="help@shop.example",
         secrets={},
         inbound=Mailbox.Inbound.WEBHOOK,
         outbound=Mailbox.Outbound.ANYMAIL,
-        esp_name="postmark",
+        esp_name=esp,
+        esp_api_url=fake.url,
         from_name="Shop",
+        **fields,
     )
-    set_provider_secrets(mailbox, {"api_key": "pm-server-token"})
-    Inbox.objects.filter(pk=mailbox.inbox_id).update(
-        settings={"anymail": {"api_url": postmark.url}}
-    )
+    set_provider_secrets(mailbox, secrets)
     return Mailbox.objects.select_related("inbox").get(pk=mailbox.pk)
 
 
-def test_sending_through_postmarks_api(postmark: FakePostmark, agent: User) -> None:
+def _postmark_mailbox(postmark: FakeProvider) -> Mailbox:
+    return _provider_mailbox(postmark, "postmark", {"api_key": "pm-server-token"})
+
+
+def test_sending_through_mailjet_signs_in_with_both_keys(
+    mailjet: FakeProvider, agent: User
+) -> None:
+    # given a mailbox sending through Mailjet, which takes an API key and a secret key
+    mailbox = _provider_mailbox(
+        mailjet, "mailjet", {"api_key": "mj-key", "secret_key": "mj-secret"}
+    )
+    conversation = _customer_email(mailbox, message_id="mj@example.it")
+    message = reply(conversation, agent, "Salve")
+    # when the outbox delivers
+    state = outbox.deliver(message.pk)
+    # then Mailjet's send endpoint got the email, signed in with both keys
+    assert state == Message.Delivery.SENT
+    path, headers, body = mailjet.requests[0]
+    assert path == "/send"
+    assert headers["Authorization"] == "Basic " + base64.b64encode(b"mj-key:mj-secret").decode()
+    sent = body["Messages"][0]
+    assert sent["To"] == [{"Email": CUSTOMER, "Name": "Mario Rossi"}]
+    assert body["Globals"]["Headers"]["Message-ID"] == f"<prm.{message.delivery_id}@shop.example>"
+    assert body["Globals"]["Subject"] == f"Re: Ordine 1042 non arrivato [PRM-{conversation.pk:06d}]"
+
+
+def test_sending_through_postmarks_api(postmark: FakeProvider, agent: User) -> None:
     # given a mailbox sending through Postmark and a case opened by email
     mailbox = _postmark_mailbox(postmark)
     conversation = _customer_email(mailbox, message_id="pm@example.it")
@@ -506,7 +573,7 @@ def test_sending_through_postmarks_api(postmark: FakePostmark, agent: User) -> N
     state = outbox.deliver(message.pk)
     # then Postmark got the email with the server token and Premura's threading headers
     assert state == Message.Delivery.SENT
-    headers, body = postmark.requests[0]
+    _path, headers, body = postmark.requests[0]
     assert headers["X-Postmark-Server-Token"] == "pm-server-token"
     assert body["To"] == f"Mario Rossi <{CUSTOMER}>"
     assert body["From"] == "Giulia Rossi via Shop <help@shop.example>"
@@ -518,7 +585,7 @@ def test_sending_through_postmarks_api(postmark: FakePostmark, agent: User) -> N
     assert message.provider_message_id == f"prm.{message.delivery_id}@shop.example"
 
 
-def test_postmark_inactive_recipient_fails_permanently(postmark: FakePostmark, agent: User) -> None:
+def test_postmark_inactive_recipient_fails_permanently(postmark: FakeProvider, agent: User) -> None:
     # given Postmark refusing the recipient as inactive (its documented error 406)
     postmark.answer = (
         422,
@@ -541,7 +608,7 @@ def test_postmark_inactive_recipient_fails_permanently(postmark: FakePostmark, a
     assert message.delivery_error.startswith("recipient refused by the provider:")
 
 
-def test_a_provider_outage_is_retried(postmark: FakePostmark, agent: User) -> None:
+def test_a_provider_outage_is_retried(postmark: FakeProvider, agent: User) -> None:
     # given Postmark answering 500
     postmark.answer = (500, {"ErrorCode": 500, "Message": "Internal Server Error"})
     mailbox = _postmark_mailbox(postmark)

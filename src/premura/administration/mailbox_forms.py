@@ -27,6 +27,7 @@ SECRET_FIELDS = {
     "smtp_password": "smtp_password",
     "oauth_client_secret": "oauth_client_secret",
     "esp_api_key": "api_key",
+    "esp_secret_key": "secret_key",
     "webhook_signing_key": "webhook_signing_key",
 }
 # Stored by premura.mail.services.update_mailbox; the others by webhooks.set_provider_secrets.
@@ -43,6 +44,7 @@ _REQUIRED_SETTINGS = (
     "smtp_host",
     "smtp_user",
     "esp_name",
+    "esp_api_url",
     "oauth_provider",
     "oauth_client_id",
     "oauth_authorize_url",
@@ -164,6 +166,26 @@ class MailboxForm(forms.Form):
         gettext_lazy("Postmark: the server token. Mailgun, SendGrid …: the API key."),
     )
     esp_api_key_remove = _remove_field(gettext_lazy("Remove the stored API key"))
+    esp_secret_key = _secret_field(
+        gettext_lazy("Provider secret key"), gettext_lazy("Mailjet: the secret key.")
+    )
+    esp_secret_key_remove = _remove_field(gettext_lazy("Remove the stored secret key"))
+    esp_api_url = forms.URLField(
+        label=gettext_lazy("Provider API URL"),
+        max_length=500,
+        required=False,
+        assume_scheme="https",
+        help_text=gettext_lazy(
+            "Postal, Unisender Go: your server's API address. Mailgun, SparkPost: the EU API "
+            "for EU accounts. Empty: the provider's default."
+        ),
+    )
+    esp_sender_domain = forms.CharField(
+        label=gettext_lazy("Sending domain"),
+        max_length=255,
+        required=False,
+        help_text=gettext_lazy("Mailgun: the sending domain, when it is not the address's."),
+    )
     webhook_signing_key = _secret_field(
         gettext_lazy("Webhook signing key"),
         gettext_lazy("Mailgun's HTTP webhook signing key, MailerSend's inbound secret."),
@@ -232,6 +254,10 @@ class MailboxForm(forms.Form):
                 "esp_name",
                 "esp_api_key",
                 "esp_api_key_remove",
+                "esp_secret_key",
+                "esp_secret_key_remove",
+                "esp_api_url",
+                "esp_sender_domain",
                 "webhook_signing_key",
                 "webhook_signing_key_remove",
             ),
@@ -356,11 +382,21 @@ class MailboxForm(forms.Form):
                 "smtp_security",
                 "smtp_user",
                 "esp_name",
+                "esp_api_url",
+                "esp_sender_domain",
                 "oauth_provider",
                 "oauth_client_id",
             )
         }
-        for name in ("imap_host", "imap_user", "folder", "smtp_host", "smtp_user", "from_name"):
+        for name in (
+            "imap_host",
+            "imap_user",
+            "folder",
+            "smtp_host",
+            "smtp_user",
+            "from_name",
+            "esp_sender_domain",
+        ):
             fields[name] = str(fields[name]).strip()
         if data["oauth_provider"] in oauth.PROVIDERS:
             fields.update(oauth.provider_settings(data["oauth_provider"]))

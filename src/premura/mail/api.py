@@ -39,7 +39,7 @@ router = Router(tags=["Email inboxes"], auth=AgentToken())
 # The secrets an admin may write through the API; OAuth2 tokens come from the consent flow, the
 # webhook password from Premura (made when the inbox starts receiving through webhooks).
 MAILBOX_SECRETS = ("imap_password", "smtp_password", "oauth_client_secret")
-PROVIDER_SECRETS = ("api_key", "webhook_signing_key")
+PROVIDER_SECRETS = ("api_key", "secret_key", "webhook_signing_key")
 WRITABLE_SECRETS = MAILBOX_SECRETS + PROVIDER_SECRETS
 _INBOX_FIELDS = ("name", "team_id")
 _NULLABLE = frozenset({"team_id", "fetch_since"})
@@ -72,6 +72,10 @@ class EmailInboxPatchIn(Schema):
     smtp_security: Security | None = None
     smtp_user: str | None = Field(None, max_length=255)
     esp_name: str | None = Field(None, max_length=40)
+    esp_api_url: str | None = Field(
+        None, max_length=500, description="The provider's API address (Postal, EU accounts …)"
+    )
+    esp_sender_domain: str | None = Field(None, max_length=255)
     oauth_provider: Literal["", "google", "microsoft"] | None = None
     oauth_client_id: str | None = Field(None, max_length=255)
     imap_password: str | None = Field(None, max_length=4000, description="Write-only")
@@ -79,6 +83,9 @@ class EmailInboxPatchIn(Schema):
     oauth_client_secret: str | None = Field(None, max_length=4000, description="Write-only")
     api_key: str | None = Field(
         None, max_length=4000, description="Write-only: the provider's API key (esp_name)"
+    )
+    secret_key: str | None = Field(
+        None, max_length=4000, description="Write-only: Mailjet's secret key"
     )
     webhook_signing_key: str | None = Field(
         None,
@@ -102,6 +109,13 @@ class EmailInboxPatchIn(Schema):
     def _esp(cls, value: str | None) -> str | None:
         if value and value not in ANYMAIL_ESPS:
             raise ValueError(f"one of: {', '.join(ANYMAIL_ESPS)}")
+        return value
+
+    @field_validator("esp_api_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError("an http(s) URL")
         return value
 
     @field_validator("fetch_since")
@@ -152,6 +166,8 @@ class EmailInboxOut(Schema):
     smtp_security: str
     smtp_user: str
     esp_name: str
+    esp_api_url: str
+    esp_sender_domain: str
     oauth_provider: str
     oauth_client_id: str
     secrets_set: list[str] = Field(..., description="Names of the secrets stored; never values")

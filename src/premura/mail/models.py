@@ -68,8 +68,13 @@ class Mailbox(models.Model):
         _("SMTP security"), max_length=16, choices=Security.choices, default="starttls"
     )
     smtp_user = models.CharField(_("SMTP user"), max_length=255, blank=True)
-    # anymail: the ESP name ("mailgun", "postmark", "sendgrid", "amazon_ses" …).
+    # anymail: the ESP name ("mailgun", "postmark", "sendgrid" …), its API's address where it is
+    # not the provider's default (Postal and Unisender Go: always; Mailgun, SparkPost: EU
+    # accounts) and Mailgun's sending domain when it is not the address's. The keys are in the
+    # inbox's credentials ("api_key", Mailjet's "secret_key").
     esp_name = models.CharField(_("email provider"), max_length=40, blank=True)
+    esp_api_url = models.URLField(_("provider API URL"), max_length=500, blank=True)
+    esp_sender_domain = models.CharField(_("provider sending domain"), max_length=255, blank=True)
 
     # OAuth2 (auth = oauth2): the provider's endpoints and client id; the secret and the tokens
     # are in the inbox's credentials.

@@ -64,10 +64,7 @@ _REPLY_PREFIX = re.compile(r"^\s*((re|r|aw|sv|antw|rif)\s*(\[\d+\])?\s*:\s*)+", 
 _REFERENCE_TAG = re.compile(r"\s*\[PRM-\d+\]", re.IGNORECASE)
 
 # Secrets of an ESP passed to its anymail backend, as kwargs of the same name.
-ANYMAIL_SECRET_KEYS = ("api_key", "server_token", "secret_key", "api_secret")
-# Non-secret anymail options kept in the inbox's settings["anymail"] (e.g. Mailgun's
-# sender_domain, an EU api_url).
-ANYMAIL_OPTION_KEYS = ("api_url", "sender_domain", "region")
+ANYMAIL_SECRET_KEYS = ("api_key", "secret_key")
 # The backend option that takes the provider's key, where it is not anymail's usual "api_key".
 ANYMAIL_KEY_OPTION = {
     "postmark": "server_token",
@@ -75,8 +72,9 @@ ANYMAIL_KEY_OPTION = {
     "mailtrap": "api_token",
 }
 # The ESPs anymail can send through; the admin page offers these.
+# (Amazon SES is not among them: its anymail backend needs boto3 and AWS credentials; SES sends
+# through its SMTP interface with an SMTP user and password instead.)
 ANYMAIL_ESPS = (
-    "amazon_ses",
     "brevo",
     "mailersend",
     "mailgun",
@@ -297,13 +295,13 @@ def _smtp_backend(mailbox: Mailbox) -> BaseEmailBackend:
 def anymail_backend_kwargs(mailbox: Mailbox) -> dict[str, Any]:
     """The options of the mailbox's anymail backend: its secrets and non-secret settings."""
     credentials = mailbox.inbox.credentials or {}
-    options = (mailbox.inbox.settings or {}).get("anymail") or {}
     kwargs: dict[str, Any] = {
-        key: str(options[key]) for key in ANYMAIL_OPTION_KEYS if options.get(key)
+        key: str(credentials[key]) for key in ANYMAIL_SECRET_KEYS if credentials.get(key)
     }
-    kwargs.update(
-        {key: str(credentials[key]) for key in ANYMAIL_SECRET_KEYS if credentials.get(key)}
-    )
+    if mailbox.esp_api_url:
+        kwargs["api_url"] = mailbox.esp_api_url
+    if mailbox.esp_sender_domain and mailbox.esp_name == "mailgun":
+        kwargs["sender_domain"] = mailbox.esp_sender_domain
     # The settings page stores every provider's key as "api_key"; some call it otherwise.
     option = ANYMAIL_KEY_OPTION.get(mailbox.esp_name.strip().lower())
     if option and "api_key" in kwargs:

@@ -9,6 +9,10 @@ from django.utils.translation import gettext as _
 from premura.mail.models import Mailbox
 from premura.mail.webhooks import ESP_LABELS, SIGNING_KEY_OPTION
 
+# Providers whose anymail backend needs more than the API key.
+NEEDS_SECRET_KEY = frozenset({"mailjet"})
+NEEDS_API_URL = frozenset({"postal", "unisender_go"})  # no default: each account has its own
+
 
 def missing_settings(mailbox: Mailbox, secrets: Collection[str]) -> list[tuple[str, str]]:
     """The settings and secrets this mailbox still lacks, as (name, what to enter).
@@ -35,6 +39,14 @@ def missing_settings(mailbox: Mailbox, secrets: Collection[str]) -> list[tuple[s
             missing.append(("esp_name", _("Choose the email provider that sends for this inbox.")))
         if "api_key" not in secrets:
             missing.append(("api_key", _("Enter the provider's API key.")))
+        if mailbox.esp_name in NEEDS_SECRET_KEY and "secret_key" not in secrets:
+            missing.append(
+                ("secret_key", _("Mailjet signs in with two keys: enter the secret key."))
+            )
+        if mailbox.esp_name in NEEDS_API_URL and not mailbox.esp_api_url:
+            missing.append(
+                ("esp_api_url", _("Enter the address of your provider's API (your server's URL)."))
+            )
     if mailbox.inbound == Mailbox.Inbound.WEBHOOK:
         esp = mailbox.esp_name
         if esp in SIGNING_KEY_OPTION and "webhook_signing_key" not in secrets:

@@ -19,7 +19,6 @@ import secrets as _secrets
 from typing import Any
 
 from anymail.exceptions import AnymailError
-from anymail.webhooks.amazon_ses import AmazonSESInboundWebhookView
 from anymail.webhooks.base import AnymailCoreWebhookView
 from anymail.webhooks.brevo import BrevoInboundWebhookView
 from anymail.webhooks.mailersend import MailerSendInboundWebhookView
@@ -70,7 +69,6 @@ def _view(base: type[AnymailCoreWebhookView]) -> type[AnymailCoreWebhookView]:
 
 # The providers whose inbound webhooks are supported, by the <esp> part of the URL.
 INBOUND_VIEWS: dict[str, type[AnymailCoreWebhookView]] = {
-    "amazon_ses": _view(AmazonSESInboundWebhookView),
     "brevo": _view(BrevoInboundWebhookView),
     "mailersend": _view(MailerSendInboundWebhookView),
     "mailgun": _view(MailgunInboundWebhookView),
@@ -82,7 +80,6 @@ INBOUND_VIEWS: dict[str, type[AnymailCoreWebhookView]] = {
 # Providers that sign their webhooks: the anymail option that takes the inbox's signing key.
 SIGNING_KEY_OPTION = {"mailgun": "webhook_signing_key", "mailersend": "inbound_secret"}
 ESP_LABELS = {
-    "amazon_ses": "Amazon SES",
     "brevo": "Brevo",
     "mailersend": "MailerSend",
     "mailgun": "Mailgun",
@@ -99,7 +96,7 @@ def new_webhook_secret() -> str:
 
 
 # The provider secrets of a mailbox, next to those premura.mail.services manages.
-PROVIDER_SECRET_KEYS = frozenset({"api_key", "webhook_secret", "webhook_signing_key"})
+PROVIDER_SECRET_KEYS = frozenset({"api_key", "secret_key", "webhook_secret", "webhook_signing_key"})
 
 
 def set_provider_secrets(mailbox: Mailbox, secrets: dict[str, str]) -> None:
