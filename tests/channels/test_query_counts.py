@@ -1,9 +1,9 @@
 """Query budget of the hot path: an inbound API message (docs/architecture.md §6, bench/ingest.py).
 
-PostgreSQL moves an existing case forward in one UPDATE (which also hands out the message's id)
-and writes the message, its events and its routing task row in one statement; SQLite runs those
-one by one. A new customer is looked up with all their ids in one statement and created with their
-identities in one more.
+PostgreSQL stores the raw payload and looks the customer up (all their ids) in one statement,
+moves an existing case forward in one UPDATE (which also hands out the message's id) and writes
+the message, its events and its routing task row in one statement; SQLite runs those one by one.
+A new customer is created with their identities in one more statement.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVE
 
 # statements per message, transaction control left out
 BUDGET = {
-    # raw payload, lookup, contact + identities, case, message + events + task
-    ("postgresql", "new"): 5,
-    # raw payload, lookup, case (found and moved forward), message + events + task
-    ("postgresql", "existing"): 4,
+    # raw payload + lookup, contact + identities, case, message + events + task
+    ("postgresql", "new"): 4,
+    # raw payload + lookup, case (found and moved forward), message + events + task
+    ("postgresql", "existing"): 3,
     # raw payload, lookup, contact, identities, case, message, events, task
     ("sqlite", "new"): 8,
     # raw payload, lookup, case, its update, message, events, task

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -89,7 +90,9 @@ def _fill_blanks(contact: Contact, info: ContactInfo) -> None:
         statements.update(contact, [*changed, "updated_at"])
 
 
-def resolve_contact(info: ContactInfo) -> tuple[Contact, bool]:
+def resolve_contact(
+    info: ContactInfo, *, looked_up: Sequence[Sequence[Any]] | None = None
+) -> tuple[Contact, bool]:
     """The contact behind a channel identity, locked for this transaction, and whether it is new.
 
     The channel's own identity wins; otherwise a known email or phone links the new identity to
@@ -97,11 +100,15 @@ def resolve_contact(info: ContactInfo) -> tuple[Contact, bool]:
     messages of a new customer meet on the identity unique constraint and end on one contact.
 
     One statement looks up every key of the message at once; a new customer costs one more
-    (contact and identities written together on PostgreSQL).
+    (contact and identities written together on PostgreSQL). `looked_up` holds the rows of that
+    statement (`lookup_statement`) when the caller ran it inside one of its own.
     """
     keys = _keys(info)
     for _attempt in range(3):
-        found = _contact_by_identity(keys)
+        if looked_up is not None:
+            found, looked_up = _found(looked_up), None
+        else:
+            found = _contact_by_identity(keys)
         contact = next((found[key] for key in keys if key in found), None)
         if contact is not None:
             _attach_missing(contact, [key for key in keys if key not in found])
@@ -119,13 +126,15 @@ _CONTACT_FIELDS = ("id", "name", "email", "phone", "language")
 
 
 @cache
-def _lookup_sql(vendor: str, keys: int) -> str:
+def _lookup_sql(vendor: str, keys: int, when: str = "") -> str:
     """Runs for every inbound message: SQL written once instead of compiled by the ORM each time.
 
     Every contact found is locked, in id order (two messages locking the same contacts never
     wait for each other crosswise).
     """
     match = " OR ".join(['(i."kind" = %s AND i."scope" = %s AND i."external_id" = %s)'] * keys)
+    if when:
+        match = f"{when} AND ({match})"
     sql = (
         f"SELECT {statements.columns(Contact, _CONTACT_FIELDS, 'c')},"  # noqa: S608 - names from the models
         ' i."kind", i."scope", i."external_id"'
@@ -139,13 +148,35 @@ def _lookup_sql(vendor: str, keys: int) -> str:
     return sql
 
 
+def lookup_statement(info: ContactInfo, *, when: str = "") -> tuple[str, list[Any]]:
+    """The SELECT that finds (and locks) the contact of these identities, for a caller that runs
+    it inside a statement of its own and passes the rows to `resolve_contact(looked_up=…)`.
+
+    `when` is an SQL condition of the caller's statement that must hold for anything to be found.
+    """
+    keys = _keys(info)
+    return _lookup_sql(statements.db().vendor, len(keys), when), _lookup_params(keys)
+
+
+# The columns a lookup row holds: the contact's, then the identity's kind, scope, external id.
+LOOKUP_WIDTH = len(_CONTACT_FIELDS) + 3
+
+
+def _lookup_params(keys: list[IdentityKey]) -> list[Any]:
+    return [value for key in keys for value in (key.kind, key.scope, key.external_id)]
+
+
 def _contact_by_identity(keys: list[IdentityKey]) -> dict[IdentityKey, Contact]:
     """The contacts these identities belong to (locked for the transaction), by identity."""
     db = statements.db()
-    params = [value for key in keys for value in (key.kind, key.scope, key.external_id)]
     with statements.cursor() as cursor:
-        cursor.execute(_lookup_sql(db.vendor, len(keys)), params)
+        cursor.execute(_lookup_sql(db.vendor, len(keys)), _lookup_params(keys))
         rows = cursor.fetchall()
+    return _found(rows)
+
+
+def _found(rows: Sequence[Sequence[Any]]) -> dict[IdentityKey, Contact]:
+    """Lookup rows as the contact of each identity found (one instance per contact)."""
     contacts: dict[Any, Contact] = {}
     found: dict[IdentityKey, Contact] = {}
     width = len(_CONTACT_FIELDS)

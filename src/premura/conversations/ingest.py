@@ -35,7 +35,7 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
-from premura.contacts.services import ContactInfo, resolve_contact
+from premura.contacts.services import ContactInfo, lookup_statement, resolve_contact
 from premura.conversations import statements
 from premura.conversations.attachments import check_size, store_attachment
 from premura.conversations.models import (
@@ -229,6 +229,31 @@ def _store_raw(
         cursor.execute(sql, _raw_params(inbox, inbound, raw, RawInbound.State.RECEIVED, "", now))
         row = cursor.fetchone()
     return None if row is None else int(row[0])
+
+
+def _store_raw_and_look_up(
+    inbox: Inbox, inbound: InboundMessage, raw: RawPayload, now: dt.datetime
+) -> tuple[int | None, list[tuple[Any, ...]]]:
+    """PostgreSQL: `_store_raw` and the contact lookup in one statement: (raw id, lookup rows).
+
+    The lookup reads the raw payload's new id, so it runs after the INSERT, never before: every
+    message takes the payload's unique entry first and the contact's lock second, the order two
+    concurrent copies of one message must agree on. A payload stored before looks nothing up.
+    """
+    lookup, lookup_params = lookup_statement(inbound.contact, when="r.id IS NOT NULL")
+    conflict = f"{_RAW_CONFLICT} DO NOTHING" if inbound.provider_message_id else ""
+    sql = (
+        f"WITH raw AS ({_RAW_INSERT}{conflict} RETURNING id)"  # noqa: S608 - names from the models
+        " SELECT r.id, f.* FROM (SELECT (SELECT id FROM raw) AS id) r"
+        f" LEFT JOIN LATERAL ({lookup}) f ON true"
+    )
+    params = _raw_params(inbox, inbound, raw, RawInbound.State.RECEIVED, "", now)
+    with statements.cursor() as cursor:
+        cursor.execute(sql, [*params, *lookup_params])
+        rows = cursor.fetchall()
+    raw_id = rows[0][0]
+    looked_up = [row[1:] for row in rows if row[1] is not None]
+    return (None if raw_id is None else int(raw_id)), looked_up
 
 
 def _take_stored_raw(inbox: Inbox, provider_message_id: str) -> int | None:
@@ -512,14 +537,18 @@ def _ingest_in_transaction(
     now = timezone.now()
     at = (inbound.sent_at or now) if inbound.historical else now
     raw_id = None
+    looked_up = None
     if raw is not None:
-        raw_id = _store_raw(inbox, inbound, raw, now)
+        if statements.db().vendor == "postgresql":
+            raw_id, looked_up = _store_raw_and_look_up(inbox, inbound, raw, now)
+        else:
+            raw_id = _store_raw(inbox, inbound, raw, now)
         if raw_id is None:
             # Seen before: a replay (answer with the stored message) or an earlier failed attempt.
             existing = _already_ingested(inbox, inbound.provider_message_id)
             if existing is not None:
                 return IngestResult(existing, created=False)
-            raw_id = _take_stored_raw(inbox, inbound.provider_message_id)
+            raw_id, looked_up = _take_stored_raw(inbox, inbound.provider_message_id), None
             if raw_id is None:
                 # Only a deleted case's tombstone is left. Nothing was written: the transaction
                 # ends cleanly (the caller's too) and ingest() says so.
@@ -528,7 +557,7 @@ def _ingest_in_transaction(
         existing = _already_ingested(inbox, inbound.provider_message_id)
         if existing is not None:
             return IngestResult(existing, created=False)
-    contact, new_contact = resolve_contact(inbound.contact)
+    contact, new_contact = resolve_contact(inbound.contact, looked_up=looked_up)
     conversation, created, events, message_id = _thread(
         inbox, contact, new_contact, inbound, now, at
     )
