@@ -277,7 +277,7 @@ def test_the_customers_name_goes_into_to_without_breaking_the_header(
     mailbox = _mailbox(smtp_server)
     conversation = _customer_email(mailbox, message_id="name@example.it")
     contact = conversation.contact
-    contact.name = "Zoë D'Alò\r\nBcc: spy@evil.example"
+    contact.name = "Zoë D'Alò\r\nBcc: spy@evil.example\x1b"
     contact.save(update_fields=["name"])
     message = reply(conversation, agent, "Salve")
     # when the outbox delivers
@@ -550,6 +550,9 @@ def test_sending_through_mailjet_signs_in_with_both_keys(
         mailjet, "mailjet", {"api_key": "mj-key", "secret_key": "mj-secret"}
     )
     conversation = _customer_email(mailbox, message_id="mj@example.it")
+    # (a customer with accents in the name: the provider's API takes it as it is)
+    conversation.contact.name = "Niccolò Müller"
+    conversation.contact.save(update_fields=["name"])
     message = reply(conversation, agent, "Salve")
     # when the outbox delivers
     state = outbox.deliver(message.pk)
@@ -559,7 +562,11 @@ def test_sending_through_mailjet_signs_in_with_both_keys(
     assert path == "/send"
     assert headers["Authorization"] == "Basic " + base64.b64encode(b"mj-key:mj-secret").decode()
     sent = body["Messages"][0]
-    assert sent["To"] == [{"Email": CUSTOMER, "Name": "Mario Rossi"}]
+    assert sent["To"] == [{"Email": CUSTOMER, "Name": "Niccolò Müller"}]
+    assert body["Globals"]["From"] == {
+        "Email": "help@shop.example",
+        "Name": "Giulia Rossi via Shop",
+    }
     assert body["Globals"]["Headers"]["Message-ID"] == f"<prm.{message.delivery_id}@shop.example>"
     assert body["Globals"]["Subject"] == f"Re: Ordine 1042 non arrivato [PRM-{conversation.pk:06d}]"
 
@@ -618,3 +625,20 @@ def test_a_provider_outage_is_retried(postmark: FakeProvider, agent: User) -> No
     state = outbox.deliver(message.pk)
     # then it waits for another attempt
     assert state == Message.Delivery.QUEUED
+
+
+def test_an_inbox_still_set_to_amazon_ses_says_what_to_do(
+    postmark: FakeProvider, agent: User
+) -> None:
+    # given an inbox configured before Amazon SES's API was withdrawn
+    mailbox = _postmark_mailbox(postmark)
+    Mailbox.objects.filter(pk=mailbox.pk).update(esp_name="amazon_ses")
+    conversation = _customer_email(mailbox, message_id="ses@example.it")
+    message = reply(conversation, agent, "Salve")
+    # when the outbox delivers
+    state = outbox.deliver(message.pk)
+    # then the reply failed for good, saying how to send through SES
+    message.refresh_from_db()
+    assert state == Message.Delivery.FAILED
+    assert "send through SES's SMTP interface" in message.delivery_error
+    assert postmark.requests == []

@@ -158,10 +158,6 @@ def lookup_statement(info: ContactInfo, *, when: str = "") -> tuple[str, list[An
     return _lookup_sql(statements.db().vendor, len(keys), when), _lookup_params(keys)
 
 
-# The columns a lookup row holds: the contact's, then the identity's kind, scope, external id.
-LOOKUP_WIDTH = len(_CONTACT_FIELDS) + 3
-
-
 def _lookup_params(keys: list[IdentityKey]) -> list[Any]:
     return [value for key in keys for value in (key.kind, key.scope, key.external_id)]
 

@@ -24,8 +24,10 @@ import re
 import smtplib
 import socket
 import ssl
+import unicodedata
 from collections.abc import Callable
-from email.utils import formataddr, parseaddr
+from email.headerregistry import Address
+from email.utils import parseaddr
 from typing import TYPE_CHECKING, Any
 
 from anymail.exceptions import (
@@ -65,6 +67,8 @@ _REFERENCE_TAG = re.compile(r"\s*\[PRM-\d+\]", re.IGNORECASE)
 
 # Secrets of an ESP passed to its anymail backend, as kwargs of the same name.
 ANYMAIL_SECRET_KEYS = ("api_key", "secret_key")
+# Keys stored under the backend's own option name before the settings page wrote "api_key".
+_LEGACY_SECRET_KEYS = ("server_token", "api_secret")
 # The backend option that takes the provider's key, where it is not anymail's usual "api_key".
 ANYMAIL_KEY_OPTION = {
     "postmark": "server_token",
@@ -165,10 +169,21 @@ def _bodies(message: Message, mailbox: Mailbox) -> tuple[str, str]:
     )
 
 
+def named_address(name: str, address: str) -> str:
+    """`Mario Rossi <mario@example.it>`, quoted where needed, the name left in Unicode.
+
+    Django encodes it for SMTP and the provider's API takes the name as it is (a name encoded
+    here would reach them as `=?utf-8?q?…?=`). Control characters and line breaks become spaces,
+    so a name can never add a header.
+    """
+    clean = "".join(" " if unicodedata.category(c) == "Cc" else c for c in name)
+    clean = " ".join(clean.split())
+    return str(Address(display_name=clean, addr_spec=address)) if clean else address
+
+
 def _recipient(conversation: Conversation, address: str) -> str:
-    """The customer's name and address, `Mario Rossi <mario@example.it>`, as mail clients show it."""
-    name = " ".join(str(conversation.contact.name or "").split())  # no line breaks in a header
-    return formataddr((name, address)) if name else address
+    """The customer's name and address, as mail clients show it."""
+    return named_address(str(conversation.contact.name or ""), address)
 
 
 def build_email(message: Message, mailbox: Mailbox, *, to: str) -> EmailMultiAlternatives:
@@ -193,7 +208,7 @@ def build_email(message: Message, mailbox: Mailbox, *, to: str) -> EmailMultiAlt
             conversation.subject, conversation.pk, language=conversation.language
         ),
         body=text,
-        from_email=formataddr((sender, mailbox.address)),
+        from_email=named_address(sender, mailbox.address),
         to=[_recipient(conversation, to)],
         reply_to=[mailbox.address],
         headers=headers,
@@ -296,7 +311,9 @@ def anymail_backend_kwargs(mailbox: Mailbox) -> dict[str, Any]:
     """The options of the mailbox's anymail backend: its secrets and non-secret settings."""
     credentials = mailbox.inbox.credentials or {}
     kwargs: dict[str, Any] = {
-        key: str(credentials[key]) for key in ANYMAIL_SECRET_KEYS if credentials.get(key)
+        key: str(credentials[key])
+        for key in (*ANYMAIL_SECRET_KEYS, *_LEGACY_SECRET_KEYS)
+        if credentials.get(key)
     }
     if mailbox.esp_api_url:
         kwargs["api_url"] = mailbox.esp_api_url
@@ -311,6 +328,12 @@ def anymail_backend_kwargs(mailbox: Mailbox) -> dict[str, Any]:
 
 def _anymail_backend(mailbox: Mailbox) -> BaseEmailBackend:
     esp = mailbox.esp_name.strip().lower()
+    if esp == "amazon_ses":
+        raise DeliveryError(
+            "Amazon SES is not offered through its API: send through SES's SMTP interface"
+            " (the inbox's settings, Send through: SMTP)",
+            permanent=True,
+        )
     if esp != "test" and esp not in ANYMAIL_ESPS:
         raise DeliveryError(f"unknown email provider {mailbox.esp_name!r}", permanent=True)
     backend: BaseEmailBackend = get_connection(
