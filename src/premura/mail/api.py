@@ -356,8 +356,7 @@ def create(request: HttpRequest, payload: EmailInboxIn) -> Status[dict[str, Any]
             mailbox = create_email_inbox(
                 name=inbox["name"], address=address, team=team, secrets=mailbox_secrets, **fields
             )
-            webhooks.set_provider_secrets(mailbox, provider_secrets)
-            new_secret = webhooks.ensure_webhook_secret(mailbox)
+            new_secret = webhooks.set_provider_secrets(mailbox, provider_secrets)
     except ValueError as exc:
         raise _invalid(None, str(exc)) from exc
     return Status(201, _saved(mailbox, new_secret))
@@ -414,8 +413,7 @@ def patch_email_inbox(
                 target.team = team if "team_id" in inbox else target.team
                 target.save(update_fields=["name", "team"])
             update_mailbox(mailbox, secrets=mailbox_secrets, **fields)
-            webhooks.set_provider_secrets(mailbox, provider_secrets)
-            new_secret = webhooks.ensure_webhook_secret(mailbox)
+            new_secret = webhooks.set_provider_secrets(mailbox, provider_secrets)
     except ValueError as exc:
         raise _invalid(None, str(exc)) from exc
     return _saved(mailbox, new_secret)

@@ -99,22 +99,18 @@ def new_webhook_secret() -> str:
 PROVIDER_SECRET_KEYS = frozenset({"api_key", "secret_key", "webhook_secret", "webhook_signing_key"})
 
 
-def set_provider_secrets(mailbox: Mailbox, secrets: dict[str, str]) -> None:
+def set_provider_secrets(mailbox: Mailbox, secrets: dict[str, str]) -> str:
     """Store or ("" value) remove a mailbox's provider secrets: the ESP API key, the webhook
-    password and signing key. Merged under a row lock, like the mailbox's other secrets."""
+    password and signing key. Merged under a row lock, like the mailbox's other secrets.
+
+    A mailbox that receives through webhooks and has no password yet gets one (without it its
+    webhooks are refused): returns that new "user:password", to be shown once, or "".
+    """
     unknown = set(secrets) - PROVIDER_SECRET_KEYS
     if unknown:
         raise ValueError(f"unknown provider secret: {', '.join(sorted(unknown))}")
     if secrets:
         merge_secrets(mailbox, secrets)
-
-
-def ensure_webhook_secret(mailbox: Mailbox) -> str:
-    """Give a mailbox that receives through webhooks its password if it has none yet.
-
-    Returns the new "user:password", to be shown once, or "" when nothing was made (the mailbox
-    fetches over IMAP, or already has one). Without a password its webhooks are refused.
-    """
     if mailbox.inbound != Mailbox.Inbound.WEBHOOK:
         return ""
     with transaction.atomic():  # two saves at once make one password, not two
@@ -128,7 +124,7 @@ def ensure_webhook_secret(mailbox: Mailbox) -> str:
 def rotate_webhook_secret(mailbox: Mailbox) -> str:
     """A new webhook password for the mailbox; the old one stops working at once."""
     secret = new_webhook_secret()
-    set_provider_secrets(mailbox, {"webhook_secret": secret})
+    merge_secrets(mailbox, {"webhook_secret": secret})
     return secret
 
 

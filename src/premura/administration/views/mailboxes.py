@@ -68,8 +68,7 @@ def mailbox_create(request: HttpRequest) -> HttpResponse:
                         secrets=mailbox_secrets,
                         **fields,
                     )
-                    webhooks.set_provider_secrets(mailbox, provider_secrets)
-                    new_password = webhooks.ensure_webhook_secret(mailbox)
+                    new_password = webhooks.set_provider_secrets(mailbox, provider_secrets)
             except ValueError as exc:
                 form.add_error(None, str(exc))
             else:
@@ -176,8 +175,7 @@ def mailbox_detail(request: HttpRequest, inbox_id: int) -> HttpResponse:
                 mailbox = update_mailbox(
                     mailbox, secrets=mailbox_secrets or None, **form.mailbox_fields()
                 )
-                webhooks.set_provider_secrets(mailbox, provider_secrets)
-                new_password = webhooks.ensure_webhook_secret(mailbox)
+                new_password = webhooks.set_provider_secrets(mailbox, provider_secrets)
         except ValueError as exc:
             form.add_error(None, str(exc))
         else:
